@@ -1,0 +1,132 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config';
+import { buildServices, type Services } from './domain';
+import { Permissions, defaultPermissions } from './permissions';
+import type { DB } from './storage/db';
+import { CookieCodec } from './http/auth';
+import { BadJson, type HttpContext, makeContext } from './http/context';
+import { errorHandler, sendError } from './http/errors';
+import { registerCrud } from './http/routes/crud';
+import { registerData } from './http/routes/data';
+import { registerFeed } from './http/routes/feed';
+import { registerQuery } from './http/routes/query';
+import { registerRoot } from './http/routes/root';
+import { registerWebsite, sendNotFoundPage } from './http/website';
+import { configurePipeScript } from './pipescript';
+import { configureInterpolators } from './query';
+
+export interface AppOptions {
+  config: Config;
+  db: DB;
+  permissions?: Permissions;
+  logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    cdb: HttpContext;
+  }
+}
+
+/** Strips credentials from a URL before it reaches a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]apikey=)[^&]*/gi, '$1[redacted]');
+}
+
+/**
+ * Builds the Fastify app with every route wired, on an open database. No listen(): the server
+ * (src/server.ts) and the tests decide how to serve it.
+ */
+export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Services } {
+  const { config, db } = opts;
+  configurePipeScript({
+    splitMax: config.pipescript.split_max,
+    stringMax: config.pipescript.string_max,
+    peekMax: config.pipescript.peek_max,
+    disableTransforms: config.pipescript.disable_transforms,
+  });
+  configureInterpolators({ disable: config.pipescript.disable_interpolators });
+  const services = buildServices(db, config, opts.permissions ?? new Permissions(defaultPermissions()));
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.insert_limit_bytes,
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 55000 : 0,
+  });
+  const ctx = makeContext(services, config, new CookieCodec(config));
+  app.decorate('cdb', ctx);
+
+  // Bodies are JSON whatever the Content-Type says, and an empty body is no body (rest-api §1.3).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(null, new BadJson(e instanceof Error ? e.message : 'invalid JSON'));
+    }
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-frame-options', 'deny');
+    reply.header('x-xss-protection', '1; mode=block');
+    reply.header('x-content-type-options', 'nosniff');
+    if (req.url.startsWith('/api')) setCors(config, req.headers.origin, (k, v) => reply.header(k, v));
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    // One line per request; the URL is redacted and no header is logged.
+    req.log.info(
+      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, op: req.operator },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url === '/api' || req.url.startsWith('/api/') || req.url.startsWith('/api?')) {
+      return sendError(reply, 404, 'This path is not recognized');
+    }
+    return sendNotFoundPage(reply);
+  });
+
+  app.options('*', (req, reply) => {
+    setCors(config, req.headers.origin, (k, v) => reply.header(k, v));
+    reply.header('access-control-allow-headers', 'Content-Type, Authorization');
+    return reply.code(200).send('');
+  });
+
+  registerRoot(app, ctx);
+  registerCrud(app, ctx);
+  registerData(app, ctx);
+  registerQuery(app, ctx);
+  registerFeed(app, ctx);
+  registerWebsite(app, ctx);
+  return { app, services };
+}
+
+/**
+ * CORS (rest-api §1.7) without the original's hole: with `allowcrossorigin` off only the site's own
+ * origin is echoed with credentials; with it on, foreign origins get `*` without credentials.
+ */
+function setCors(config: Config, origin: string | undefined, set: (k: string, v: string) => void): void {
+  if (!origin) return;
+  const site = siteOrigin(config);
+  if (origin === site) {
+    set('access-control-allow-origin', origin);
+    set('access-control-allow-credentials', 'true');
+  } else if (config.allowcrossorigin) {
+    set('access-control-allow-origin', '*');
+    set('access-control-allow-credentials', 'false');
+  } else return;
+  set('access-control-allow-methods', 'GET, POST, PUT, DELETE');
+}
+
+export function siteOrigin(config: Config): string {
+  const s = config.siteurl || config.hostname || 'localhost';
+  if (/^https?:\/\//.test(s)) return s.replace(/\/+$/, '');
+  return `http://${s}:${config.port}`;
+}

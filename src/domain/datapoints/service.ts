@@ -1,0 +1,305 @@
+import { performance } from 'node:perf_hooks';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
+import type { Datapoint } from '../../pipescript/datapoint';
+import type { StreamQuery, StreamReader } from '../../query/types';
+import type { Core } from '../core';
+import { CANT_ACCESS, findStream } from '../resolve';
+import { validator } from '../streams/schema';
+import type { Operator, StreamRef, StreamRow } from '../types';
+import { DOWNLINK, MAIN, type RawRow, type StoredPoint, type Sub } from './store';
+import { type Transformer, compileTransform } from './transform';
+
+/** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
+export const READ_CHUNK = 2000;
+
+export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
+
+/** A resolved read: a substream and an index range, optionally with a transform and output limit. */
+export interface ReadPlan {
+  ref: StreamRef;
+  sub: Sub;
+  i1: number;
+  i2: number;
+  transform: Transformer | null;
+  /** Output limit after the transform (time queries with a transform); 0 = none. */
+  limit: number;
+}
+
+export interface InsertOptions {
+  restamp: boolean;
+  /** The client asked for the downlink substream explicitly. */
+  downlink: boolean;
+}
+
+/** Turns one raw row into the API datapoint object (for transforms, merges and datasets). */
+export function rowToDatapoint(r: RawRow): Datapoint {
+  const dp: Datapoint = { t: r[0], d: r[1] === null ? null : JSON.parse(r[1]) };
+  if (r[2] !== null) dp.o = r[2];
+  return dp;
+}
+
+/** Serialises a raw row without parsing its data: `t` omitted when 0, `d` when null, `o` when empty. */
+export function rowToJSON(r: RawRow): string {
+  let s = r[0] === 0 ? '{' : '{"t":' + r[0];
+  if (r[1] !== null) s += (r[0] === 0 ? '"d":' : ',"d":') + r[1];
+  if (r[2] !== null && r[2] !== '') s += (s.length === 1 ? '"o":' : ',"o":') + JSON.stringify(r[2]);
+  return s + '}';
+}
+
+/**
+ * Datapoints: insert with the original's ordering and restamp rules, ranged reads, length and
+ * time2index (rest-api §8, data-model §5–§9).
+ */
+export class DatapointService {
+  constructor(private readonly core: Core) {}
+
+  /** Parses the `downlink` parameter with Go's strconv.ParseBool (rest-api §7.6). */
+  static goBool(v: unknown): boolean {
+    return v === '1' || v === 't' || v === 'T' || v === 'TRUE' || v === 'true' || v === 'True';
+  }
+
+  private readable(op: Operator, ref: StreamRef, sub: Sub): boolean {
+    const r = this.core.accessDevice(op, ref.device).read;
+    return sub === MAIN ? r.can_access_stream_data : r.can_access_stream_downlink;
+  }
+
+  /** Resolve + read permission; not-found messages and the no-access answer are 403 here. */
+  openForRead(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): { ref: StreamRef; sub: Sub } {
+    const ref = findStream(this.core, user, device, stream, Err);
+    const sub: Sub = downlink ? DOWNLINK : MAIN;
+    if (!this.readable(op, ref, sub)) throw new Err(CANT_ACCESS);
+    return { ref, sub };
+  }
+
+  length(op: Operator, user: string, device: string, stream: string, downlink: boolean): number {
+    const { ref, sub } = this.openForRead(op, user, device, stream, downlink);
+    return this.core.data.length(ref.stream.id, sub);
+  }
+
+  /** Index of the first datapoint newer than t; past the end, the length (the original said 0, rest-api §12). */
+  time2index(op: Operator, user: string, device: string, stream: string, downlink: boolean, t: string | undefined): number {
+    const { ref, sub } = this.openForRead(op, user, device, stream, downlink, NotFoundError);
+    const tv = t === undefined || t === '' ? NaN : Number(t);
+    if (!Number.isFinite(tv)) throw new ForbiddenError('time2index requires an argument of "t" which is a decimal timestamp');
+    return this.core.data.time2index(ref.stream.id, sub, tv);
+  }
+
+  /** Python-style index range resolution (rest-api §8.2). */
+  resolveIndexRange(length: number, i1: number, i2: number): [number, number] {
+    if (length === 0) {
+      if (i1 <= 0) return [0, 0];
+      throw new ForbiddenError('Invalid index range.');
+    }
+    if (i1 < 0) i1 = Math.max(0, i1 + length);
+    if (i2 <= 0) i2 += length;
+    if (i2 > length) i2 = length;
+    if (i2 < i1) throw new ForbiddenError('Invalid index range.');
+    return [i1, i2];
+  }
+
+  /** Plans an index query on an opened substream. */
+  planIndex(ref: StreamRef, sub: Sub, i1: number, i2: number, transform: Transformer | null): ReadPlan {
+    const n = this.core.data.length(ref.stream.id, sub);
+    const [a, b] = this.resolveIndexRange(n, i1, i2);
+    return { ref, sub, i1: a, i2: b, transform, limit: 0 };
+  }
+
+  /** Plans a time query: t1 exclusive, t2 inclusive (0 = open), limit after the transform. */
+  planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): ReadPlan {
+    const id = ref.stream.id;
+    const n = this.core.data.length(id, sub);
+    const a = this.core.data.time2index(id, sub, t1, n);
+    let b = t2 > 0 ? this.core.data.time2index(id, sub, t2, n) : n;
+    if (b < a) b = a;
+    if (limit > 0 && !transform && b - a > limit) b = a + limit;
+    return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
+  }
+
+  /** Raw rows of a plan, pulled in chunks so no SQLite statement stays open across event-loop turns. */
+  *rows(plan: ReadPlan): Generator<RawRow[]> {
+    const id = plan.ref.stream.id;
+    for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
+      const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
+      if (rows.length === 0) return;
+      yield rows;
+    }
+  }
+
+  /** The plan's datapoints as objects, transform and limit applied: what merges and datasets consume. */
+  datapoints(plan: ReadPlan): Iterator<Datapoint> {
+    const rows = this.rows(plan);
+    function* source(): Generator<Datapoint> {
+      for (const chunk of rows) for (const r of chunk) yield rowToDatapoint(r);
+    }
+    let it: Iterator<Datapoint> = source();
+    if (plan.transform) it = plan.transform.run(it);
+    if (plan.limit > 0) it = limitIter(it, plan.limit);
+    return it;
+  }
+
+  /** A StreamReader for merges and datasets, acting with the caller's permissions. */
+  reader(op: Operator): StreamReader {
+    const open = (path: string) => {
+      const parts = path.split('/');
+      if (parts.length < 3 || parts.length > 4) throw new ForbiddenError('The requested stream was not found.');
+      if (parts.length === 4 && parts[3] !== 'downlink') throw new ForbiddenError('Unrecognized substream type');
+      return this.openForRead(op, parts[0], parts[1], parts[2], parts.length === 4);
+    };
+    return {
+      query: (q: StreamQuery) => {
+        const { ref, sub } = open(q.stream);
+        const transform = compileTransform(q.transform);
+        const isTime = !!(q.t1 || q.t2 || q.limit);
+        if (isTime && (q.i1 || q.i2)) throw new ForbiddenError('Only one query method (index or time) can be used at a time');
+        const plan = isTime
+          ? this.planTime(ref, sub, q.t1 ?? 0, q.t2 ?? 0, q.limit ?? 0, transform)
+          : this.planIndex(ref, sub, q.i1 ?? 0, q.i2 ?? 0, transform);
+        return this.datapoints(plan);
+      },
+      queryFrom: (stream: string, transformSrc: string | undefined, tstart: number, backtrack: number) => {
+        const { ref, sub } = open(stream);
+        const transform = compileTransform(transformSrc);
+        const n = this.core.data.length(ref.stream.id, sub);
+        let i1 = 0;
+        if (tstart !== 0) i1 = Math.max(0, this.core.data.time2index(ref.stream.id, sub, tstart, n) - backtrack);
+        return this.datapoints({ ref, sub, i1, i2: n, transform, limit: 0 });
+      },
+    };
+  }
+
+  /**
+   * Validates the body of an insert (400 for shapes the original's JSON decoder refused) and
+   * returns the datapoints with missing/zero timestamps still 0.
+   */
+  static parseInsertBody(body: unknown): Datapoint[] {
+    if (!Array.isArray(body)) {
+      throw new BadRequestError(`json: cannot unmarshal ${goType(body)} into Go value of type []datastream.Datapoint`);
+    }
+    const out: Datapoint[] = new Array(body.length);
+    for (let i = 0; i < body.length; i++) {
+      const e = body[i] as { t?: unknown; d?: unknown } | null;
+      if (e === null) {
+        out[i] = { t: 0, d: null };
+        continue;
+      }
+      if (typeof e !== 'object' || Array.isArray(e)) {
+        throw new BadRequestError(`json: cannot unmarshal ${goType(e)} into Go value of type datastream.Datapoint`);
+      }
+      const t = e.t;
+      if (t !== undefined && t !== null && typeof t !== 'number') {
+        throw new BadRequestError(`json: cannot unmarshal ${goType(t)} into Go struct field Datapoint.t of type float64`);
+      }
+      out[i] = { t: (t as number | null | undefined) ?? 0, d: e.d === undefined ? null : e.d };
+    }
+    return out;
+  }
+
+  /**
+   * The insert of rest-api §8.1 steps 1–8. `points` come from parseInsertBody (or the websocket);
+   * their `t` may be rewritten. All-or-nothing; publishes what was stored.
+   */
+  insert(op: Operator, user: string, device: string, stream: string, points: Datapoint[], opts: InsertOptions): void {
+    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+    this.insertInto(op, ref, points, opts);
+  }
+
+  insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): void {
+    const owner = op.device.id === ref.device.id;
+    let sub: Sub = opts.downlink ? DOWNLINK : MAIN;
+    let o = '';
+    if (!owner) {
+      o = op.name;
+      if (ref.stream.downlink) sub = DOWNLINK;
+    }
+    const w = this.core.accessDevice(op, ref.device).write;
+    if (sub === MAIN && !w.can_access_stream_data) throw new ForbiddenError('Write access to stream data denied.');
+    if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
+    this.store(ref, sub, points, o, opts.restamp);
+  }
+
+  /** Steps 4–8 without permission checks: also used for the meta log and imports. */
+  store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): void {
+    const n = points.length;
+    if (n > 0) {
+      let now = 0;
+      for (let i = 0; i < n; i++) {
+        if (points[i].t === 0) {
+          if (now === 0) now = nowSeconds();
+          points[i].t = now;
+        }
+      }
+      const validate = validator(ref.stream.schema);
+      if (validate) {
+        for (let i = 0; i < n; i++) {
+          if (!validate(points[i].d)) throw new ForbiddenError("At least one datapoint did not conform to the stream's schema");
+        }
+      }
+      for (let i = 1; i < n; i++) {
+        if (points[i].t < points[i - 1].t) throw new ForbiddenError('Timestamps are not ordered!');
+      }
+      const oo = o === '' ? null : o;
+      for (let i = 0; i < n; i++) {
+        if (oo === null) delete points[i].o;
+        else points[i].o = oo;
+      }
+      if (!ref.stream.ephemeral) this.persist(ref, sub, points, oo, restamp);
+    }
+    this.publish(ref, sub, points);
+  }
+
+  private persist(ref: StreamRef, sub: Sub, points: Datapoint[], o: string | null, restamp: boolean): void {
+    const core = this.core;
+    const id = ref.stream.id;
+    const role = core.permissions.userRole(ref.user.role);
+    core.tx(() => {
+      const info = core.data.substream(id, sub);
+      const e = info.length === 0 ? 0 : info.last_t;
+      if (e > points[0].t) {
+        if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
+        // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
+        for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
+      }
+      const stored: StoredPoint[] = new Array(points.length);
+      let bytes = 0;
+      for (let i = 0; i < points.length; i++) {
+        const d = points[i].d;
+        const text = d === null ? null : JSON.stringify(d);
+        if (text !== null) bytes += text.length;
+        stored[i] = { t: points[i].t, d: text, o };
+      }
+      if (role.max_stream_size > 0 && info.bytes + bytes > role.max_stream_size) {
+        throw new ForbiddenError('Insert Failed: Exceeded stream size limit');
+      }
+      if (role.max_device_size > 0 && core.data.deviceBytesUsed(ref.device.id) + bytes > role.max_device_size) {
+        throw new ForbiddenError('Insert Failed: Exceeded device size limit');
+      }
+      core.data.append(id, sub, info, stored, bytes);
+    });
+  }
+
+  private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {
+    const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
+    if (this.core.bus.listenerCount(path) > 0) this.core.bus.publish({ stream: path, data: points });
+  }
+
+  /** Deletes the data of one substream (DELETE ?downlink=true, downlink switched off). */
+  clearSubstream(stream: StreamRow, sub: Sub): void {
+    this.core.data.deleteSubstream(stream.id, sub);
+  }
+}
+
+function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {
+  for (let i = 0; i < n; i++) {
+    const r = it.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/** Go's JSON type names, for decoder-style error messages. */
+export function goType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object') return 'object';
+  return typeof v === 'boolean' ? 'bool' : typeof v;
+}

@@ -1,0 +1,156 @@
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
+import type { Core } from '../core';
+import type { DatapointService } from '../datapoints/service';
+import { DOWNLINK } from '../datapoints/store';
+import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
+import type { MetaLog } from '../metalog';
+import { CANT_ACCESS, findDevice, findStream } from '../resolve';
+import type { DeviceRow, Operator, StreamRow, UserRow } from '../types';
+import { checkIcon, validName } from '../validation';
+import { normalizeSchema } from './schema';
+import type { RWAccess } from '../../permissions';
+import { goType } from '../datapoints/service';
+
+const STREAM_KEYS = ['name', 'nickname', 'description', 'icon', 'schema', 'datatype', 'ephemeral', 'downlink'] as const;
+
+/** Struct form (rest-api §7.1): fixed order, unreadable fields blanked. */
+export function streamStruct(s: StreamRow, read: RWAccess): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of STREAM_KEYS) {
+    const v = s[k];
+    out[k] = read[`stream_${k}`] ? v : typeof v === 'boolean' ? false : '';
+  }
+  return out;
+}
+
+export function streamMap(s: StreamRow, read: RWAccess, extra?: Record<string, unknown>): Record<string, unknown> {
+  const m = readableMap('stream', s as unknown as Record<string, unknown>, [...STREAM_KEYS], read);
+  if (extra) Object.assign(m, extra);
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Type-checks a create body the way the original's JSON decoder did (400 on a wrong type, unknown
+ * keys ignored) and returns the known fields.
+ */
+export function createBody(body: unknown, fields: Record<string, 'string' | 'boolean'>, struct: string): Record<string, unknown> {
+  if (body === null || body === undefined) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestError(`json: cannot unmarshal ${goType(body)} into Go value of type ${struct}`);
+  }
+  const b = body as Record<string, unknown>;
+  for (const [k, t] of Object.entries(fields)) {
+    const v = b[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== t) {
+      throw new BadRequestError(`json: cannot unmarshal ${goType(v)} into Go struct field ${struct}.${k} of type ${t === 'boolean' ? 'bool' : 'string'}`);
+    }
+  }
+  return b;
+}
+
+export interface StreamCreateOpts {
+  /** Skip the permission check (nested creation already checked the parent). */
+  checked?: boolean;
+}
+
+export class StreamService {
+  constructor(
+    private readonly core: Core,
+    private readonly data: DatapointService,
+    private readonly log: MetaLog,
+  ) {}
+
+  read(op: Operator, user: string, device: string, stream: string): Record<string, unknown> {
+    const ref = findStream(this.core, user, device, stream, NotFoundError);
+    const acc = this.core.accessDevice(op, ref.device);
+    if (!acc.read.can_access_stream) throw new NotFoundError(CANT_ACCESS);
+    return streamStruct(ref.stream, acc.read);
+  }
+
+  listForDevice(op: Operator, user: string, device: string): Record<string, unknown>[] {
+    let found;
+    try {
+      found = findDevice(this.core, user, device, NotFoundError);
+    } catch {
+      throw new NotFoundError(CANT_ACCESS);
+    }
+    const acc = this.core.accessDevice(op, found.device);
+    if (!acc.can_list_streams) throw new NotFoundError(CANT_ACCESS);
+    if (!acc.read.can_access_stream) return [];
+    return this.core.streams.listForDevice(found.device.id).map((s) => streamMap(s, acc.read));
+  }
+
+  /** Validates a stream body against defaults; returns the row to insert (no SQL yet). */
+  prepare(op: Operator, owner: UserRow, device: DeviceRow, name: string, body: Record<string, unknown>): Omit<StreamRow, 'id'> {
+    const defs = this.core.permissions.userRole(op.user.role).create_stream_defaults;
+    const str = (k: string, d: string) => (typeof body[k] === 'string' ? (body[k] as string) : d);
+    const bool = (k: string, d: boolean) => (typeof body[k] === 'boolean' ? (body[k] as boolean) : d);
+    const schema = normalizeSchema(str('schema', defs.schema));
+    if (!validName(name)) throw new ForbiddenError('Invalid Username, usernames may not contain / \\ ? or spaces');
+    const icon = str('icon', defs.icon);
+    checkIcon(icon);
+    const role = this.core.permissions.userRole(owner.role);
+    if (role.max_streams > 0 && this.core.streams.countForDevice(device.id) >= role.max_streams) {
+      throw new ForbiddenError('Cannot create stream: Exceeded maximum stream number for device.');
+    }
+    if (this.core.streams.get(device.id, name)) throw new ForbiddenError('Stream with this name already exists');
+    return {
+      device_id: device.id,
+      name,
+      nickname: str('nickname', defs.nickname),
+      description: str('description', defs.description),
+      icon,
+      schema,
+      datatype: str('datatype', defs.datatype),
+      ephemeral: bool('ephemeral', defs.ephemeral),
+      downlink: bool('downlink', defs.downlink),
+    };
+  }
+
+  /** Inserts inside the caller's transaction; logs CreateStream. */
+  insertPrepared(op: Operator, owner: UserRow, device: DeviceRow, row: Omit<StreamRow, 'id'>): StreamRow {
+    const id = this.core.streams.insert(row);
+    this.log.write(op, 'CreateStream', `${owner.name}/${device.name}/${row.name}`, owner);
+    return this.core.streams.getById(id)!;
+  }
+
+  create(op: Operator, user: string, device: string, stream: string, rawBody: unknown): Record<string, unknown> {
+    const body = createBody(rawBody, STREAM_FIELDS, 'StreamMaker');
+    const { user: u, device: d } = findDevice(this.core, user, device, ForbiddenError);
+    const acc = this.core.accessDevice(op, d);
+    if (!acc.can_create_stream) throw new ForbiddenError(CANT_ACCESS);
+    const s = this.core.tx(() => this.insertPrepared(op, u, d, this.prepare(op, u, d, stream, body)));
+    return streamStruct(s, acc.read);
+  }
+
+  update(op: Operator, user: string, device: string, stream: string, body: Record<string, unknown>): Record<string, unknown> {
+    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+    const acc = this.core.accessDevice(op, ref.device);
+    if (!acc.write.can_access_stream) throw new ForbiddenError(CANT_ACCESS);
+    const ch = checkUpdate('stream', STREAM_FIELDS, body, acc.write);
+    if ('name' in ch && ch.name !== ref.stream.name) throw new ForbiddenError('ConnectorDB does not support modification of stream names');
+    delete ch.name;
+    if (typeof ch.schema === 'string') ch.schema = normalizeSchema(ch.schema);
+    this.core.tx(() => {
+      this.core.streams.update(ref.stream.id, ch as Partial<StreamRow>);
+      if (ch.downlink === false && ref.stream.downlink) this.data.clearSubstream(ref.stream, DOWNLINK);
+      this.log.write(op, 'UpdateStream', ref.path, ref.user);
+    });
+    return streamStruct(this.core.streams.getById(ref.stream.id)!, acc.read);
+  }
+
+  delete(op: Operator, user: string, device: string, stream: string, downlinkOnly: boolean): void {
+    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+    const acc = this.core.accessDevice(op, ref.device);
+    if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
+    this.core.tx(() => {
+      if (downlinkOnly) this.data.clearSubstream(ref.stream, DOWNLINK);
+      else {
+        this.core.data.deleteStream(ref.stream.id);
+        this.core.streams.delete(ref.stream.id);
+      }
+      this.log.write(op, 'DeleteStream', ref.path, ref.user);
+    });
+  }
+}

@@ -1,0 +1,290 @@
+import { timingSafeEqual } from 'node:crypto';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../errors';
+import type { RWAccess } from '../../permissions';
+import type { Core } from '../core';
+import { type DeviceService, nestedMap, newApiKey } from '../devices/service';
+import { USER_FIELDS, checkUpdate, readableMap } from '../fields';
+import { LOG_SCHEMA, type MetaLog } from '../metalog';
+import { CANT_ACCESS, USER_NOT_FOUND, findUser } from '../resolve';
+import { createBody } from '../streams/service';
+import type { DeviceRow, Operator, UserRow } from '../types';
+import { checkIcon, validEmail, validName } from '../validation';
+import { hashPassword, isLegacy, verifyPassword, type PasswordHash } from './passwords';
+
+const USER_KEYS = ['name', 'nickname', 'email', 'description', 'icon', 'role', 'public'];
+
+export function userMap(u: UserRow, read: RWAccess): Record<string, unknown> {
+  return readableMap('user', u as unknown as Record<string, unknown>, USER_KEYS, read);
+}
+
+export interface NewUserInput {
+  name: string;
+  email: string;
+  password: string;
+  role: string;
+  public: boolean;
+  nickname?: string;
+  description?: string;
+  icon?: string;
+}
+
+export class UserService {
+  constructor(
+    private readonly core: Core,
+    private readonly devices: DeviceService,
+    private readonly log: MetaLog,
+  ) {}
+
+  operatorFor(user: UserRow, device: DeviceRow): Operator {
+    return { name: `${user.name}/${device.name}`, user, device, nobody: false };
+  }
+
+  /** Basic auth with a user name (or email) and password: acts as the user's `user` device. */
+  async loginPassword(nameOrEmail: string, password: string): Promise<Operator> {
+    const u = this.core.users.findLogin(nameOrEmail);
+    if (!u) throw new UnauthorizedError('Login Failed. Check your username or password');
+    if (!this.core.verified.has(u, password)) {
+      if (password === '' || !(await verifyPassword(u, password))) throw new UnauthorizedError('Incorrect Password');
+      if (isLegacy(u)) {
+        // Upgrade an imported bcrypt/SHA512 hash now that we know the password (data-model §3.4).
+        const h = await hashPassword(password);
+        this.core.users.update(u.id, h);
+        Object.assign(u, h);
+      }
+      this.core.verified.add(u, password);
+    }
+    const d = this.core.devices.get(u.id, 'user');
+    if (!d) throw new UnauthorizedError('The requested device was not found.');
+    return this.operatorFor(u, d);
+  }
+
+  loginApikey(key: string): Operator {
+    if (key === '') throw new UnauthorizedError('Must have non-empty api key');
+    const d = this.core.devices.getByApikey(key);
+    if (!d || !constEq(d.apikey, key)) throw new UnauthorizedError('The requested device was not found.');
+    const u = this.core.users.getById(d.user_id)!;
+    return this.operatorFor(u, d);
+  }
+
+  read(op: Operator, name: string): Record<string, unknown> {
+    const u = this.core.users.get(name);
+    if (!u) throw new NotFoundError(CANT_ACCESS);
+    const acc = this.core.accessUser(op, u);
+    if (!acc.read.can_access_user) throw new NotFoundError(CANT_ACCESS);
+    return userMap(u, acc.read);
+  }
+
+  list(op: Operator): Record<string, unknown>[] {
+    if (!this.core.access(op, 'private').can_list_users) throw new NotFoundError('You do not have permissions necessary to list users.');
+    const out: Record<string, unknown>[] = [];
+    for (const u of this.core.users.list()) {
+      const acc = this.core.accessUser(op, u);
+      if (acc.read.can_access_user) out.push(userMap(u, acc.read));
+    }
+    return out;
+  }
+
+  count(op: Operator, what: 'users' | 'devices' | 'streams'): number {
+    const flag = what === 'users' ? 'CanCountUsers' : what === 'devices' ? 'CanCountDevices' : 'CanCountStreams';
+    if (!this.core.permissions.canCount(op.user.role, op.device.role, flag)) {
+      throw new ForbiddenError(`Don't have permissions necessary to count ${what}`);
+    }
+    return what === 'users' ? this.core.users.count() : what === 'devices' ? this.core.devices.count() : this.core.streams.count();
+  }
+
+  listStreams(op: Operator, name: string, q: { public?: boolean; downlink?: boolean; visible?: boolean }): Record<string, unknown>[] {
+    const u = this.core.users.get(name);
+    if (!u) throw new NotFoundError(CANT_ACCESS);
+    if (!this.core.accessUser(op, u).can_list_streams) throw new NotFoundError(CANT_ACCESS);
+    const out: Record<string, unknown>[] = [];
+    const devs = new Map(this.core.devices.listForUser(u.id).map((d) => [d.id, d]));
+    for (const s of this.core.streams.listForUser(u.id)) {
+      if (q.public && !s.device_public) continue;
+      if (q.downlink && !s.downlink) continue;
+      if (q.visible && !s.device_visible) continue;
+      const acc = this.core.accessDevice(op, devs.get(s.device_id)!);
+      if (!acc.read.can_access_stream) continue;
+      const m = readableMap('stream', s as unknown as Record<string, unknown>, ['name', 'nickname', 'description', 'icon', 'schema', 'datatype', 'ephemeral', 'downlink'], acc.read);
+      m.device = s.device_name;
+      out.push(Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1))));
+    }
+    return out;
+  }
+
+  /**
+   * Creates the user row with its automatic `user` and `meta` devices and the meta log
+   * (data-model §4); no permission checks: the API path and the admin CLI share it.
+   */
+  insertUser(input: NewUserInput, hash: PasswordHash, userApikey = newApiKey()): UserRow {
+    const id = this.core.users.insert({
+      name: input.name,
+      nickname: input.nickname ?? '',
+      email: input.email,
+      description: input.description ?? '',
+      icon: input.icon ?? '',
+      public: input.public,
+      role: input.role,
+      ...hash,
+    });
+    this.core.devices.insert({
+      user_id: id,
+      name: 'user',
+      nickname: '',
+      description: 'Holds manually inserted data for the user',
+      icon: 'material:person',
+      apikey: userApikey,
+      enabled: true,
+      public: false,
+      role: 'user',
+      visible: true,
+      user_editable: true,
+    });
+    const meta = this.core.devices.insert({
+      user_id: id,
+      name: 'meta',
+      nickname: '',
+      description: 'The meta device holds automatically generated streams',
+      icon: 'material:bug_report',
+      apikey: '',
+      enabled: true,
+      public: false,
+      role: '',
+      visible: false,
+      user_editable: false,
+    });
+    this.core.streams.insert({
+      device_id: meta,
+      name: 'log',
+      nickname: '',
+      description: 'A log of all create update and delete operations done on this user',
+      icon: 'material:assignment',
+      schema: LOG_SCHEMA,
+      datatype: '',
+      ephemeral: false,
+      downlink: false,
+    });
+    return this.core.users.getById(id)!;
+  }
+
+  /** Name and email uniqueness without regard to case (rest-api §12). */
+  checkUnique(name: string, email: string, selfId = -1): void {
+    if (name && this.core.users.nameTaken(name)) throw new ForbiddenError('User with this email or username already exists');
+    const other = email ? this.core.users.emailTakenBy(email) : undefined;
+    if (other && other.id !== selfId) throw new ForbiddenError('User with this email or username already exists');
+  }
+
+  async create(op: Operator, name: string, rawBody: unknown): Promise<Record<string, unknown>> {
+    const body = createBody(rawBody, { ...USER_FIELDS }, 'UserMaker');
+    const p = this.core.permissions;
+    const creatorRole = p.userRole(op.user.role);
+    const defs = creatorRole.create_user_defaults;
+    const isPublic = typeof body.public === 'boolean' ? body.public : defs.public;
+    const role = typeof body.role === 'string' && body.role !== '' ? body.role : defs.role;
+    const acc = this.core.access(op, isPublic ? 'public' : 'private');
+    if (!acc.can_create_user) throw new ForbiddenError('You do not have permissions necessary to create a user.');
+    if (role !== op.user.role && !acc.write.user_role) throw new ForbiddenError("Don't have permission to create user with different role than creator");
+    if (p.file.disallow_names.includes(name)) throw new ForbiddenError(`Username '${name}' not allowed`);
+    const email = typeof body.email === 'string' ? body.email : '';
+    if (!emailAllowed(p.file.allowed_email_suffixes, email)) throw new ForbiddenError(`Email '${email}' not allowed`);
+    if (role === '') throw new ForbiddenError('Role not set for user');
+    if (!p.hasUserRole(role)) throw new ForbiddenError(`The given role '${role}' does not exist`);
+    const newRole = p.userRole(role);
+    if (!isPublic && !newRole.user_can_be_private) throw new ForbiddenError(`Users with role '${role}' can't be private.`);
+    if (!validName(name)) throw new ForbiddenError('Invalid Username, usernames may not contain / \\ ? or spaces');
+    if (!validEmail(email)) throw new ForbiddenError('Invalid Email Address');
+    const password = typeof body.password === 'string' ? body.password : '';
+    if (password === '') throw new ForbiddenError('Incorrect Password');
+    const icon = typeof body.icon === 'string' ? body.icon : defs.icon;
+    checkIcon(icon);
+    const devices = nestedMap(body.devices);
+    const streams = nestedMap(body.streams);
+    if (newRole.max_devices > 0 && devices.length + 2 > newRole.max_devices) throw new ForbiddenError('Exceeded device limit');
+    if (newRole.max_streams > 0 && streams.length > newRole.max_streams) throw new ForbiddenError('Exceeded stream limit for user');
+    for (const [dn] of devices) {
+      if (dn === 'user') throw new ForbiddenError('user device is created by default. Set its streams in "streams" property');
+      if (dn === 'meta') throw new ForbiddenError('meta device is created by default');
+    }
+    if (p.file.max_users > 0 && this.core.users.count() >= p.file.max_users) throw new ForbiddenError('Maximum user limit was reached');
+    this.checkUnique(name, email);
+    const hash = await hashPassword(password);
+    const u = this.core.tx(() => {
+      // Re-checked inside the transaction: another request may have taken the name while we hashed.
+      this.checkUnique(name, email);
+      const nu = this.insertUser(
+        {
+          name,
+          email,
+          password,
+          role,
+          public: isPublic,
+          nickname: typeof body.nickname === 'string' ? body.nickname : defs.nickname,
+          description: typeof body.description === 'string' ? body.description : defs.description,
+          icon,
+        },
+        hash,
+      );
+      this.log.write(op, 'CreateUser', name, nu);
+      const userDev = this.core.devices.get(nu.id, 'user')!;
+      this.devices.createStreams(op, nu, userDev, streams);
+      for (const [dn, db] of devices) {
+        if (!dn || /[/\\ ?]/.test(dn)) throw new ForbiddenError('The provided name is not valid, it may not contain /, \\, space, ? or be blank');
+        this.devices.insertPrepared(op, nu, this.devices.prepare(op, nu, dn, db, true));
+      }
+      return nu;
+    });
+    return userMap(u, this.core.accessUser(op, u).read);
+  }
+
+  async update(op: Operator, name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const u = findUser(this.core, name, ForbiddenError);
+    const acc = this.core.accessUser(op, u);
+    if (!acc.write.can_access_user) throw new ForbiddenError(CANT_ACCESS);
+    const ch = checkUpdate('user', USER_FIELDS, body, acc.write);
+    if ('name' in ch && ch.name !== u.name) throw new ForbiddenError('ConnectorDB does not support modification of user names');
+    delete ch.name;
+    const p = this.core.permissions;
+    if (typeof ch.email === 'string' && !emailAllowed(p.file.allowed_email_suffixes, ch.email)) throw new ForbiddenError(`Email '${ch.email}' not allowed`);
+    const role = typeof ch.role === 'string' ? ch.role : u.role;
+    if (typeof ch.role === 'string') {
+      if (ch.role === '') throw new ForbiddenError('Role not set for user');
+      if (!p.hasUserRole(ch.role)) throw new ForbiddenError(`The given role '${ch.role}' does not exist`);
+    }
+    const pub = typeof ch.public === 'boolean' ? ch.public : u.public;
+    if (!pub && !p.userRole(role).user_can_be_private && (ch.public === false || typeof ch.role === 'string')) throw new ForbiddenError("User can't be private.");
+    if (typeof ch.email === 'string' && !validEmail(ch.email)) throw new ForbiddenError('Invalid Email Address');
+    if (ch.password === '') throw new ForbiddenError('Incorrect Password');
+    if (typeof ch.icon === 'string') checkIcon(ch.icon);
+    if (typeof ch.email === 'string') this.checkUnique('', ch.email, u.id);
+    const changes: Partial<UserRow> = { ...(ch as Partial<UserRow>) };
+    delete changes.password;
+    if (typeof ch.password === 'string') Object.assign(changes, await hashPassword(ch.password));
+    this.core.tx(() => {
+      if (typeof ch.email === 'string') this.checkUnique('', ch.email, u.id);
+      this.core.users.update(u.id, changes);
+      this.log.write(op, 'UpdateUser', u.name, u);
+    });
+    const nu = this.core.users.getById(u.id)!;
+    return userMap(nu, this.core.accessUser(op, nu).read);
+  }
+
+  delete(op: Operator, name: string): void {
+    const u = this.core.users.get(name);
+    if (!u) throw new ForbiddenError(USER_NOT_FOUND);
+    if (!this.core.accessUser(op, u).can_delete_user) throw new ForbiddenError('You do not have permissions necessary to delete this user.');
+    this.core.tx(() => {
+      this.core.data.deleteUser(u.id);
+      this.core.users.delete(u.id);
+      this.log.write(op, 'DeleteUser', u.name, u);
+    });
+  }
+}
+
+function emailAllowed(suffixes: string[], email: string): boolean {
+  return suffixes.length === 0 || suffixes.some((s) => email.endsWith(s));
+}
+
+function constEq(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}

@@ -1,0 +1,80 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config';
+import type { Services } from '../domain';
+import { NOBODY, type Operator } from '../domain/types';
+
+export const COOKIE_NAME = 'connectordb-session';
+
+/**
+ * Session cookies carry the device's API key encrypted and authenticated with AES-256-GCM under a
+ * key derived from the config's cookie secrets, so they survive restarts but not a key change.
+ */
+export class CookieCodec {
+  private readonly key: Buffer;
+  constructor(config: Config) {
+    this.key = createHash('sha256').update(`${config.cookie.encryptionkey}\0${config.cookie.authkey}`).digest();
+  }
+  encode(apikey: string): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    const ct = Buffer.concat([c.update(apikey, 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64url');
+  }
+  decode(value: string): string | undefined {
+    try {
+      const buf = Buffer.from(value, 'base64url');
+      if (buf.length < 29) return undefined;
+      const d = createDecipheriv('aes-256-gcm', this.key, buf.subarray(0, 12));
+      d.setAuthTag(buf.subarray(12, 28));
+      return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    const k = part.slice(0, i).trim();
+    if (!(k in out)) out[k] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Basic credentials, or undefined when the header is absent or not well formed (rest-api §2). */
+export function basicCredentials(header: string | undefined): [string, string] | undefined {
+  if (!header) return undefined;
+  const m = /^basic\s+(.*)$/i.exec(header.trim());
+  if (!m) return undefined;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = text.indexOf(':');
+  if (i < 0) return undefined;
+  return [text.slice(0, i), text.slice(i + 1)];
+}
+
+/**
+ * request → operator, in the original's order: Basic (password or empty-user API key), the
+ * `apikey` query parameter, the session cookie, else nobody. Throws UnauthorizedError.
+ */
+export async function authenticate(svc: Services, cookies: CookieCodec, req: FastifyRequest): Promise<Operator> {
+  const basic = basicCredentials(req.headers.authorization);
+  if (basic) {
+    const [user, pass] = basic;
+    return user === '' ? svc.users.loginApikey(pass) : svc.users.loginPassword(user, pass);
+  }
+  const q = req.query as Record<string, unknown> | undefined;
+  const key = q && typeof q.apikey === 'string' ? q.apikey : '';
+  if (key !== '') return svc.users.loginApikey(key);
+  const c = parseCookies(req.headers.cookie)[COOKIE_NAME];
+  if (c) {
+    const k = c ? cookies.decode(c) : undefined;
+    // An empty key inside a cookie means nobody, never some meta device (rest-api §2).
+    if (k) return svc.users.loginApikey(k);
+  }
+  return NOBODY;
+}

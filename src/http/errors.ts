@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CdbError } from '../errors';
+import { PipeScriptError } from '../pipescript';
+
+export const API_HEADERS = { 'cache-control': 'no-store, must-revalidate' };
+
+/** The one place errors become ConnectorDB's `{code,msg,ref}` body (rest-api §1.5). */
+export function errorBody(code: number, msg: string, ref: string = randomUUID()): string {
+  return JSON.stringify({ code, msg, ref });
+}
+
+export function sendError(reply: FastifyReply, code: number, msg: string): FastifyReply {
+  const ref = randomUUID();
+  // The ref is logged with the message so an operator can find what a user reports.
+  if (code >= 500) reply.log.error({ ref, code }, msg);
+  else reply.log.info({ ref, code }, msg);
+  return reply
+    .code(code)
+    .headers(API_HEADERS)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(code, msg, ref));
+}
+
+/** Fastify's own error codes mapped to statuses and messages a person understands. */
+export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err instanceof CdbError) return sendError(reply, err.status, err.message);
+  if (err instanceof PipeScriptError) return sendError(reply, (err as PipeScriptError).kind === 'parse' ? 403 : 500, err.message);
+  const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return sendError(reply, 413, `The request body is larger than the limit of ${req.routeOptions.bodyLimit ?? 'the configured'} bytes`);
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return sendError(reply, fe.statusCode, fe.message);
+  }
+  req.log.error({ err }, 'unhandled error');
+  return sendError(reply, 500, 'Internal server error');
+}

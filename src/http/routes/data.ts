@@ -1,0 +1,102 @@
+import { BadRequestError } from '../../errors';
+import { DatapointService, rowToJSON } from '../../domain/datapoints/service';
+import { compileTransform } from '../../domain/datapoints/transform';
+import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
+import { sendDatapoints, sendRowChunks } from '../stream';
+
+type Q = Record<string, string | undefined>;
+type P = Record<string, string>;
+
+const RANGE_MSG = 'A range needs [both "i1" and "i2" int] or ["t1" and ["t2" decimal and/or "limit" int]]';
+
+/** Go's strconv.ParseInt(s, 0, 64): sign, 0x / 0o / 0b / leading-0 octal, underscores. */
+export function parseGoInt(s: string): number | undefined {
+  const m = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|0[0-7_]*|[1-9][0-9_]*)$/.exec(s);
+  if (!m) return undefined;
+  const body = m[2].replace(/_/g, '');
+  let v: number;
+  if (/^0[xX]/.test(body)) v = parseInt(body.slice(2), 16);
+  else if (/^0[bB]/.test(body)) v = parseInt(body.slice(2), 2);
+  else if (/^0[oO]/.test(body)) v = parseInt(body.slice(2), 8);
+  else if (body.length > 1 && body[0] === '0') v = parseInt(body.slice(1), 8);
+  else v = parseInt(body, 10);
+  if (!Number.isFinite(v)) return undefined;
+  return m[1] === '-' ? -v : v;
+}
+
+function parseGoFloat(s: string): number | undefined {
+  if (!/^[+-]?(\d[\d_]*\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[iI]nf(inity)?|NaN)$/.test(s)) return undefined;
+  const v = Number(s.replace(/_/g, '').replace(/^([+-]?)[iI]nf(inity)?$/, '$1Infinity'));
+  return Number.isNaN(v) && s !== 'NaN' ? undefined : v;
+}
+
+const present = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+/** Datapoint routes: rest-api §8. */
+export const registerData: Register = (app, { svc, api }) => {
+  app.get(
+    '/api/v1/crud/:user/:device/:stream/data',
+    api((req, reply, op) => {
+      const { user, device, stream } = req.params as P;
+      checkNames(user, device, stream);
+      const q = req.query as Q;
+      const downlink = DatapointService.goBool(q.downlink);
+      if (q.q === 'length') return sendText(reply, String(svc.data.length(op, user, device, stream, downlink)));
+      if (q.q === 'time2index') return sendJSON(reply, svc.data.time2index(op, user, device, stream, downlink, q.t));
+
+      let kind: 'index' | 'time';
+      let i1 = 0;
+      let i2 = 0;
+      let t1 = 0;
+      let t2 = 0;
+      let limit = 0;
+      if (present(q.i1) || present(q.i2)) {
+        kind = 'index';
+        if (present(q.i1)) {
+          const v = parseGoInt(q.i1);
+          if (v === undefined) throw new BadRequestError('Could not parse i1 parameter');
+          i1 = v;
+        }
+        if (present(q.i2)) {
+          const v = parseGoInt(q.i2);
+          if (v === undefined) throw new BadRequestError('Could not parse i2 parameter');
+          i2 = v;
+        }
+      } else if (present(q.t1) || present(q.t2)) {
+        kind = 'time';
+        const a = present(q.t1) ? parseGoFloat(q.t1) : 0;
+        const b = present(q.t2) ? parseGoFloat(q.t2) : 0;
+        const l = present(q.limit) ? parseGoInt(q.limit) : 0;
+        if (a === undefined || b === undefined || l === undefined || l < 0) throw new BadRequestError(RANGE_MSG);
+        t1 = a;
+        t2 = b;
+        limit = l;
+      } else throw new BadRequestError(RANGE_MSG);
+
+      const { ref, sub } = svc.data.openForRead(op, user, device, stream, downlink);
+      const transform = compileTransform(q.transform);
+      const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
+      if (!plan.transform) {
+        const rows = svc.data.rows(plan);
+        return sendRowChunks(reply, {
+          next: () => {
+            const r = rows.next();
+            return r.done ? { done: true, value: undefined } : { done: false, value: r.value.map(rowToJSON) };
+          },
+        });
+      }
+      return sendDatapoints(reply, svc.data.datapoints(plan));
+    }),
+  );
+
+  const insert = (restamp: boolean) =>
+    api((req, reply, op) => {
+      const { user, device, stream } = req.params as P;
+      checkNames(user, device, stream);
+      const points = DatapointService.parseInsertBody(requireBody(req));
+      svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
+      return sendText(reply, 'ok');
+    });
+  app.post('/api/v1/crud/:user/:device/:stream/data', insert(false));
+  app.put('/api/v1/crud/:user/:device/:stream/data', insert(true));
+};

@@ -1,0 +1,84 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { datapointToJSON, type Datapoint } from '../pipescript';
+import { API_HEADERS, sendError } from './errors';
+import { CdbError } from '../errors';
+import { PipeScriptError } from '../pipescript';
+
+/** Bytes gathered before a write: few syscalls, flat memory. */
+const FLUSH_AT = 64 * 1024;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function sendEmpty(reply: FastifyReply): FastifyReply {
+  return reply.headers(API_HEADERS).type(JSON_TYPE).send('[]');
+}
+
+function errorOf(e: unknown): { status: number; msg: string } {
+  if (e instanceof CdbError) return { status: e.status === 403 ? 500 : e.status, msg: e.message };
+  if (e instanceof PipeScriptError) return { status: 500, msg: e.message };
+  throw e;
+}
+
+/**
+ * Writes an array of already-serialised rows, pulled chunk by chunk. Nothing is materialised
+ * beyond one chunk; an empty result is exactly `[]` with a Content-Length (rest-api §1.4).
+ */
+export function sendRowChunks(reply: FastifyReply, chunks: Iterator<string[]>): FastifyReply {
+  const first = chunks.next();
+  if (first.done || first.value.length === 0) return sendEmpty(reply);
+  function* body(): Generator<string> {
+    let buf = '[' + first.value!.join(',');
+    for (let r = chunks.next(); !r.done; r = chunks.next()) {
+      if (r.value.length === 0) continue;
+      buf += ',' + r.value.join(',');
+      if (buf.length >= FLUSH_AT) {
+        yield buf;
+        buf = '';
+      }
+    }
+    yield buf + ']';
+  }
+  return reply.headers(API_HEADERS).type(JSON_TYPE).send(Readable.from(body(), { objectMode: false }));
+}
+
+/**
+ * Writes datapoints produced lazily (transforms, merges, datasets). A failure on the first
+ * datapoint is a 500 error body; a later failure ends the body where it stands, unclosed, as the
+ * original did (pipescript §10.2) — clients already see invalid JSON there.
+ */
+export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJSON: (dp: Datapoint) => string = stripO): FastifyReply {
+  let firstText: string;
+  try {
+    const first = it.next();
+    if (first.done) return sendEmpty(reply);
+    firstText = toJSON(first.value);
+  } catch (e) {
+    const { status, msg } = errorOf(e);
+    return sendError(reply, status, msg);
+  }
+  const log = reply.log;
+  function* body(): Generator<string> {
+    let buf = '[' + firstText;
+    try {
+      for (let r = it.next(); !r.done; r = it.next()) {
+        buf += ',' + toJSON(r.value);
+        if (buf.length >= FLUSH_AT) {
+          yield buf;
+          buf = '';
+        }
+      }
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'response cut short by an error after the first datapoint');
+      yield buf;
+      return;
+    }
+    yield buf + ']';
+  }
+  return reply.headers(API_HEADERS).type(JSON_TYPE).send(Readable.from(body(), { objectMode: false }));
+}
+
+/** Transformed, merged and dataset datapoints carry only t and d. */
+export function stripO(dp: Datapoint): string {
+  return datapointToJSON(dp.o === undefined ? dp : { t: dp.t, d: dp.d });
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app';
+import { type Config, defaultConfig } from '../src/config';
+import type { Services } from '../src/domain';
+import { hashPassword } from '../src/domain/users/passwords';
+import { type DB, openDatabase } from '../src/storage/db';
+
+export interface TestApp {
+  app: FastifyInstance;
+  services: Services;
+  db: DB;
+  dir: string;
+  config: Config;
+  /** A supertest agent bound to the real listening HTTP server. */
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export const basic = (user: string, pass: string): string => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
+export const keyAuth = (key: string): string => basic('', key);
+
+/**
+ * The real app on a temp SQLite file, listening on a loopback port, with the admin `test`/`test`
+ * the Python client's test suite expects. `failed_login_delay` is 0 unless a test sets it.
+ */
+export async function makeApp(over: (c: Config) => void = () => {}): Promise<TestApp> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cdb-test-'));
+  const config = defaultConfig(dir);
+  config.failed_login_delay = 0;
+  over(config);
+  const db = openDatabase(path.join(dir, 'db.sqlite3'));
+  const { app, services } = buildApp({ config, db });
+  const hash = await hashPassword('test');
+  services.core.tx(() => services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, hash));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const http = request(app.server);
+  return {
+    app,
+    services,
+    db,
+    dir,
+    config,
+    http,
+    async close() {
+      await app.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const ADMIN = basic('test', 'test');
+
+/** Creates a user as the admin; returns the `user` device's API key. */
+export async function createUser(t: TestApp, name: string, password = 'pw', extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await t.http
+    .post(`/api/v1/crud/${name}`)
+    .set('Authorization', ADMIN)
+    .send({ email: `${name}@localhost`, password, role: 'user', public: true, ...extra });
+  if (r.status !== 200) throw new Error(`create user ${name}: ${r.status} ${r.text}`);
+  const d = await t.http.get(`/api/v1/crud/${name}/user`).set('Authorization', basic(name, password));
+  return d.body.apikey as string;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30000,
+    hookTimeout: 60000,
+    // Each file gets its own temp database; two workers match the 2-core CI machine.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
