@@ -25,19 +25,30 @@ function errorOf(e: unknown): { status: number; msg: string } {
  * beyond one chunk; an empty result is exactly `[]` with a Content-Length (rest-api §1.4).
  */
 export function sendRowChunks(reply: FastifyReply, chunks: Iterator<string[]>): FastifyReply {
-  const first = chunks.next();
-  if (first.done || first.value.length === 0) return sendEmpty(reply);
+  let buf = '';
+  let r = chunks.next();
+  // Small answers (the common 1,000-datapoint read) go out as one string with a length;
+  // only answers past FLUSH_AT become a stream.
+  for (; !r.done; r = chunks.next()) {
+    if (r.value.length === 0) continue;
+    buf += (buf === '' ? '[' : ',') + r.value.join(',');
+    if (buf.length >= FLUSH_AT) break;
+  }
+  if (buf === '') return sendEmpty(reply);
+  if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
+  const head = buf;
   function* body(): Generator<string> {
-    let buf = '[' + first.value!.join(',');
-    for (let r = chunks.next(); !r.done; r = chunks.next()) {
-      if (r.value.length === 0) continue;
-      buf += ',' + r.value.join(',');
-      if (buf.length >= FLUSH_AT) {
-        yield buf;
-        buf = '';
+    yield head;
+    let out = '';
+    for (let n = chunks.next(); !n.done; n = chunks.next()) {
+      if (n.value.length === 0) continue;
+      out += ',' + n.value.join(',');
+      if (out.length >= FLUSH_AT) {
+        yield out;
+        out = '';
       }
     }
-    yield buf + ']';
+    yield out + ']';
   }
   return reply.headers(API_HEADERS).type(JSON_TYPE).send(Readable.from(body(), { objectMode: false }));
 }
@@ -48,32 +59,47 @@ export function sendRowChunks(reply: FastifyReply, chunks: Iterator<string[]>): 
  * original did (pipescript §10.2) — clients already see invalid JSON there.
  */
 export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJSON: (dp: Datapoint) => string = stripO): FastifyReply {
-  let firstText: string;
+  let buf: string;
   try {
     const first = it.next();
     if (first.done) return sendEmpty(reply);
-    firstText = toJSON(first.value);
+    buf = '[' + toJSON(first.value);
   } catch (e) {
     const { status, msg } = errorOf(e);
     return sendError(reply, status, msg);
   }
   const log = reply.log;
+  const cut = (e: unknown) =>
+    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'response cut short by an error after the first datapoint');
+  // Gather up to FLUSH_AT first: small answers go out as one string with a length.
+  try {
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
+      buf += ',' + toJSON(r.value);
+      if (buf.length >= FLUSH_AT) break;
+    }
+  } catch (e) {
+    cut(e);
+    return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf);
+  }
+  const head = buf;
   function* body(): Generator<string> {
-    let buf = '[' + firstText;
+    yield head;
+    let out = '';
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
-        buf += ',' + toJSON(r.value);
-        if (buf.length >= FLUSH_AT) {
-          yield buf;
-          buf = '';
+        out += ',' + toJSON(r.value);
+        if (out.length >= FLUSH_AT) {
+          yield out;
+          out = '';
         }
       }
     } catch (e) {
-      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'response cut short by an error after the first datapoint');
-      yield buf;
+      cut(e);
+      yield out;
       return;
     }
-    yield buf + ']';
+    yield out + ']';
   }
   return reply.headers(API_HEADERS).type(JSON_TYPE).send(Readable.from(body(), { objectMode: false }));
 }

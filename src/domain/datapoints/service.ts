@@ -6,7 +6,7 @@ import type { Core } from '../core';
 import { CANT_ACCESS, findStream } from '../resolve';
 import { validator } from '../streams/schema';
 import type { Operator, StreamRef, StreamRow } from '../types';
-import { DOWNLINK, MAIN, type RawRow, type StoredPoint, type Sub } from './store';
+import { DOWNLINK, MAIN, type StoredPoint, type Sub } from './store';
 import { type Transformer, compileTransform } from './transform';
 
 /** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
@@ -31,18 +31,19 @@ export interface InsertOptions {
   downlink: boolean;
 }
 
-/** Turns one raw row into the API datapoint object (for transforms, merges and datasets). */
-export function rowToDatapoint(r: RawRow): Datapoint {
-  const dp: Datapoint = { t: r[0], d: r[1] === null ? null : JSON.parse(r[1]) };
-  if (r[2] !== null) dp.o = r[2];
+/** Turns a stored wire-form datapoint back into the object transforms, merges and datasets use. */
+export function parseStored(j: string): Datapoint {
+  const x = JSON.parse(j) as { t?: number; d?: unknown; o?: string };
+  const dp: Datapoint = { t: x.t ?? 0, d: x.d === undefined ? null : x.d };
+  if (x.o !== undefined) dp.o = x.o;
   return dp;
 }
 
-/** Serialises a raw row without parsing its data: `t` omitted when 0, `d` when null, `o` when empty. */
-export function rowToJSON(r: RawRow): string {
-  let s = r[0] === 0 ? '{' : '{"t":' + r[0];
-  if (r[1] !== null) s += (r[0] === 0 ? '"d":' : ',"d":') + r[1];
-  if (r[2] !== null && r[2] !== '') s += (s.length === 1 ? '"o":' : ',"o":') + JSON.stringify(r[2]);
+/** The wire form of a datapoint: `t` omitted when 0, `d` when null, `o` when empty (data-model §5.1). */
+export function wireJSON(t: number, dText: string | null, oText: string | null): string {
+  let s = t === 0 ? '{' : '{"t":' + (Object.is(t, -0) ? '-0' : t);
+  if (dText !== null) s += (s.length === 1 ? '"d":' : ',"d":') + dText;
+  if (oText !== null) s += (s.length === 1 ? '"o":' : ',"o":') + oText;
   return s + '}';
 }
 
@@ -115,8 +116,8 @@ export class DatapointService {
     return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
   }
 
-  /** Raw rows of a plan, pulled in chunks so no SQLite statement stays open across event-loop turns. */
-  *rows(plan: ReadPlan): Generator<RawRow[]> {
+  /** Stored rows of a plan, pulled in chunks so no SQLite statement stays open across event-loop turns. */
+  *rows(plan: ReadPlan): Generator<string[]> {
     const id = plan.ref.stream.id;
     for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
       const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
@@ -129,7 +130,7 @@ export class DatapointService {
   datapoints(plan: ReadPlan): Iterator<Datapoint> {
     const rows = this.rows(plan);
     function* source(): Generator<Datapoint> {
-      for (const chunk of rows) for (const r of chunk) yield rowToDatapoint(r);
+      for (const chunk of rows) for (const r of chunk) yield parseStored(r);
     }
     let it: Iterator<Datapoint> = source();
     if (plan.transform) it = plan.transform.run(it);
@@ -260,12 +261,13 @@ export class DatapointService {
         for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
       }
       const stored: StoredPoint[] = new Array(points.length);
+      const oText = o === null ? null : JSON.stringify(o);
       let bytes = 0;
       for (let i = 0; i < points.length; i++) {
         const d = points[i].d;
-        const text = d === null ? null : JSON.stringify(d);
-        if (text !== null) bytes += text.length;
-        stored[i] = { t: points[i].t, d: text, o };
+        const j = wireJSON(points[i].t, d === null ? null : typeof d === 'number' ? numText(d) : JSON.stringify(d), oText);
+        bytes += j.length;
+        stored[i] = { t: points[i].t, j };
       }
       if (role.max_stream_size > 0 && info.bytes + bytes > role.max_stream_size) {
         throw new ForbiddenError('Insert Failed: Exceeded stream size limit');
@@ -294,6 +296,11 @@ function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {
     if (r.done) return;
     yield r.value;
   }
+}
+
+/** Numbers as JSON writes them (JSON has no NaN/Infinity; they cannot arrive through JSON.parse). */
+function numText(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
 }
 
 /** Go's JSON type names, for decoder-style error messages. */

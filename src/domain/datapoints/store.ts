@@ -11,15 +11,11 @@ export interface SubstreamInfo {
   bytes: number;
 }
 
-/** A datapoint ready for storage: `d` already JSON text (null for JSON null), `o` null when empty. */
+/** A datapoint ready for storage: its timestamp and its wire-form JSON text. */
 export interface StoredPoint {
   t: number;
-  d: string | null;
-  o: string | null;
+  j: string;
 }
-
-/** [t, d, o] as SQLite returns them in raw mode; avoids an object per row on the read path. */
-export type RawRow = [number, string | null, string | null];
 
 const MULTI = 64;
 
@@ -29,7 +25,7 @@ export class DatapointStore {
   private readonly upsertInfo: Statement<[number, number, number, number, number]>;
   private readonly ins1: Statement<unknown[]>;
   private readonly insN: Statement<unknown[]>;
-  private readonly range: Statement<[number, number, number, number], RawRow>;
+  private readonly range: Statement<[number, number, number, number], string>;
   private readonly tAtStmt: Statement<[number, number, number], { t: number }>;
   private readonly delSub;
   private readonly delSubInfo;
@@ -44,14 +40,14 @@ export class DatapointStore {
       `INSERT INTO substreams (stream_id, sub, length, last_t, bytes) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (stream_id, sub) DO UPDATE SET length = excluded.length, last_t = excluded.last_t, bytes = excluded.bytes`,
     );
-    const one = '(?, ?, ?, ?, ?, ?)';
-    this.ins1 = db.prepare(`INSERT INTO datapoints (stream_id, sub, idx, t, d, o) VALUES ${one}`);
-    this.insN = db.prepare(`INSERT INTO datapoints (stream_id, sub, idx, t, d, o) VALUES ${Array(MULTI).fill(one).join(',')}`);
+    const one = '(?, ?, ?, ?, ?)';
+    this.ins1 = db.prepare(`INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES ${one}`);
+    this.insN = db.prepare(`INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES ${Array(MULTI).fill(one).join(',')}`);
     this.range = db
-      .prepare<[number, number, number, number], RawRow>(
-        'SELECT t, d, o FROM datapoints WHERE stream_id = ? AND sub = ? AND idx >= ? AND idx < ? ORDER BY idx',
+      .prepare<[number, number, number, number], string>(
+        'SELECT j FROM datapoints WHERE stream_id = ? AND sub = ? AND idx >= ? AND idx < ? ORDER BY idx',
       )
-      .raw(true);
+      .pluck(true);
     this.tAtStmt = db.prepare('SELECT t FROM datapoints WHERE stream_id = ? AND sub = ? AND idx = ?');
     this.delSub = db.prepare('DELETE FROM datapoints WHERE stream_id = ? AND sub = ?');
     this.delSubInfo = db.prepare('DELETE FROM substreams WHERE stream_id = ? AND sub = ?');
@@ -83,30 +79,29 @@ export class DatapointStore {
     let i = 0;
     const n = points.length;
     if (n - i >= MULTI) {
-      const args: unknown[] = new Array(MULTI * 6);
+      const args: unknown[] = new Array(MULTI * 5);
       for (; n - i >= MULTI; i += MULTI) {
         for (let j = 0; j < MULTI; j++) {
           const p = points[i + j];
-          const k = j * 6;
+          const k = j * 5;
           args[k] = streamId;
           args[k + 1] = sub;
           args[k + 2] = idx++;
           args[k + 3] = p.t;
-          args[k + 4] = p.d;
-          args[k + 5] = p.o;
+          args[k + 4] = p.j;
         }
         this.insN.run(args);
       }
     }
     for (; i < n; i++) {
       const p = points[i];
-      this.ins1.run(streamId, sub, idx++, p.t, p.d, p.o);
+      this.ins1.run(streamId, sub, idx++, p.t, p.j);
     }
     this.upsertInfo.run(streamId, sub, idx, points[n - 1].t, info.bytes + addedBytes);
   }
 
-  /** Rows [i1, i2) in index order. */
-  read(streamId: number, sub: Sub, i1: number, i2: number): RawRow[] {
+  /** Wire-form datapoints [i1, i2) in index order. */
+  read(streamId: number, sub: Sub, i1: number, i2: number): string[] {
     return this.range.all(streamId, sub, i1, i2);
   }
 

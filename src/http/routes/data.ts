@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../errors';
-import { DatapointService, rowToJSON } from '../../domain/datapoints/service';
+import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
 import { sendDatapoints, sendRowChunks } from '../stream';
@@ -77,13 +77,7 @@ export const registerData: Register = (app, { svc, api }) => {
       const transform = compileTransform(q.transform);
       const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
       if (!plan.transform) {
-        const rows = svc.data.rows(plan);
-        return sendRowChunks(reply, {
-          next: () => {
-            const r = rows.next();
-            return r.done ? { done: true, value: undefined } : { done: false, value: r.value.map(rowToJSON) };
-          },
-        });
+        return sendRowChunks(reply, svc.data.rows(plan));
       }
       return sendDatapoints(reply, svc.data.datapoints(plan));
     }),

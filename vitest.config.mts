@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30000,
     hookTimeout: 60000,
     // Each file gets its own temp database; two workers match the 2-core CI machine.

@@ -1,0 +1,46 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDb, exited, runServer, type ServerProcess } from '../process';
+
+let server: ServerProcess | undefined;
+afterAll(() => {
+  server?.proc.kill('SIGKILL');
+});
+
+const auth = 'Basic ' + Buffer.from('admin:secret').toString('base64');
+
+describe('durability', () => {
+  it('every acknowledged insert survives kill -9 of the server', async () => {
+    const dir = createDb();
+    server = await runServer(dir);
+    const base = `${server.url}/api/v1/crud/admin/user/dur`;
+    const c = await fetch(base, { method: 'POST', headers: { authorization: auth }, body: '{"schema":"{\\"type\\":\\"number\\"}"}' });
+    expect(c.status).toBe(200);
+    let acked = 0;
+    let t = 1;
+    // Fire requests back to back and kill the process the moment the last answer arrives.
+    for (let i = 0; i < 200; i++) {
+      const batch = Array.from({ length: 1 + (i % 7) }, () => ({ t: t++, d: i }));
+      const r = await fetch(`${base}/data`, { method: 'POST', headers: { authorization: auth }, body: JSON.stringify(batch) });
+      expect(await r.text()).toBe('ok');
+      acked += batch.length;
+    }
+    server.proc.kill('SIGKILL');
+    const { signal } = await exited(server.proc);
+    expect(signal).toBe('SIGKILL');
+    const db = new Database(path.join(dir, 'db.sqlite3'));
+    try {
+      const row = db
+        .prepare("SELECT count(*) AS n FROM datapoints WHERE stream_id = (SELECT id FROM streams WHERE name = 'dur')")
+        .get() as { n: number };
+      expect(row.n).toBe(acked);
+      const len = db.prepare("SELECT length FROM substreams WHERE stream_id = (SELECT id FROM streams WHERE name = 'dur') AND sub = 0").get() as {
+        length: number;
+      };
+      expect(len.length).toBe(acked);
+    } finally {
+      db.close();
+    }
+  });
+});
