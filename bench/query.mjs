@@ -1,7 +1,8 @@
 // Query-library benchmark: T-dataset, X-dataset and merge over an in-memory StreamReader.
 // Uses the compiled library: `npx tsc -p tsconfig.build.json && node --expose-gc bench/query.mjs`.
 // Prints seconds and peak RSS growth per case; output rows are serialised with the engine's
-// datapointToJSON, as the route would, so the figures include serialisation.
+// datapointToJSON, as the route would, so the figures include serialisation (QUERY_BENCH_NOSER=1
+// pulls the rows without serialising, to see the library's own share).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -12,6 +13,7 @@ const { runDataset, runMerge } = require(path.join(dist, 'query', 'index.js'));
 const { parseScript, datapointToJSON } = require(path.join(dist, 'pipescript', 'index.js'));
 
 const T0 = 1_500_000_000;
+const SERIALISE = !process.env.QUERY_BENCH_NOSER;
 
 /** Index of the first datapoint with t > `t` in a sorted array. */
 function firstAfter(arr, t) {
@@ -91,7 +93,7 @@ function measure(name, fn) {
   let rows = 0;
   let bytes = 0;
   for (let r = it.next(); !r.done; r = it.next()) {
-    bytes += datapointToJSON(r.value).length + 1;
+    if (SERIALISE) bytes += datapointToJSON(r.value).length + 1;
     if ((++rows & 4095) === 0) {
       const rss = process.memoryUsage().rss;
       if (rss > peak) peak = rss;

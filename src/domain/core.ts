@@ -5,7 +5,7 @@ import type { DB } from '../storage/db';
 import { DatapointStore } from './datapoints/store';
 import { DeviceStore } from './devices/store';
 import { StreamStore } from './streams/store';
-import type { DeviceRow, Operator, UserRow } from './types';
+import type { DeviceRow, Operator, StreamRef, UserRow } from './types';
 import { UserStore } from './users/store';
 import { VerifiedCache } from './users/passwords';
 
@@ -19,6 +19,14 @@ export class Core {
   readonly streams: StreamStore;
   readonly data: DatapointStore;
   readonly verified = new VerifiedCache();
+  /** Bumped on every metadata write (and failed transaction); caches of metadata key on it. */
+  private generation = 0;
+  private dataVersion = -1;
+  private readonly caches: Map<string, unknown>[] = [];
+  /** `user/device/stream` → resolved stream, for the insert and read hot paths. */
+  readonly streamRefs = this.cache<StreamRef>();
+  /** SHA-256 of an API key → the operator it authenticates. */
+  readonly apikeyOps = this.cache<Operator>();
 
   constructor(
     readonly db: DB,
@@ -26,9 +34,10 @@ export class Core {
     public permissions: Permissions,
     readonly bus: PubSub = new LocalPubSub(),
   ) {
-    this.users = new UserStore(db);
-    this.devices = new DeviceStore(db);
-    this.streams = new StreamStore(db);
+    const changed = () => this.invalidate();
+    this.users = new UserStore(db, changed);
+    this.devices = new DeviceStore(db, changed);
+    this.streams = new StreamStore(db, changed);
     this.data = new DatapointStore(db);
   }
 
@@ -59,6 +68,44 @@ export class Core {
 
   /** Runs fn in one SQLite transaction (nested calls join the outer one). */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      // A rolled-back transaction may have been seen by a cache: forget everything.
+      this.invalidate();
+      throw e;
+    }
+  }
+
+  invalidate(): void {
+    this.generation++;
+    for (const c of this.caches) c.clear();
+  }
+
+  /**
+   * A map that empties itself whenever users, devices or streams change, here or in another
+   * process (an admin command on the same file bumps SQLite's data_version).
+   */
+  cache<V>(): { get(k: string): V | undefined; set(k: string, v: V): void } {
+    const m = new Map<string, V>();
+    this.caches.push(m as Map<string, unknown>);
+    return {
+      get: (k) => {
+        this.checkExternal();
+        return m.get(k);
+      },
+      set: (k, v) => {
+        if (m.size >= 10000) m.clear();
+        m.set(k, v);
+      },
+    };
+  }
+
+  private checkExternal(): void {
+    const v = this.db.pragma('data_version', { simple: true }) as number;
+    if (v !== this.dataVersion) {
+      this.dataVersion = v;
+      this.invalidate();
+    }
   }
 }

@@ -23,6 +23,15 @@ export function findDevice(core: Core, user: string, device: string, Err: ErrCto
 }
 
 export function findStream(core: Core, user: string, device: string, stream: string, Err: ErrCtor): StreamRef {
+  const key = `${user}/${device}/${stream}`;
+  const hit = core.streamRefs.get(key);
+  if (hit) return hit;
+  const ref = lookupStream(core, user, device, stream, Err);
+  core.streamRefs.set(key, ref);
+  return ref;
+}
+
+function lookupStream(core: Core, user: string, device: string, stream: string, Err: ErrCtor): StreamRef {
   const { user: u, device: d } = findDevice(core, user, device, Err);
   const s: StreamRow | undefined = core.streams.get(d.id, stream);
   if (!s) throw new Err(STREAM_NOT_FOUND);

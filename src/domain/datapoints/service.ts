@@ -41,7 +41,7 @@ export function parseStored(j: string): Datapoint {
 
 /** The wire form of a datapoint: `t` omitted when 0, `d` when null, `o` when empty (data-model §5.1). */
 export function wireJSON(t: number, dText: string | null, oText: string | null): string {
-  let s = t === 0 ? '{' : '{"t":' + (Object.is(t, -0) ? '-0' : t);
+  let s = t === 0 ? '{' : '{"t":' + t;
   if (dText !== null) s += (s.length === 1 ? '"d":' : ',"d":') + dText;
   if (oText !== null) s += (s.length === 1 ? '"o":' : ',"o":') + oText;
   return s + '}';

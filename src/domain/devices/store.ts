@@ -41,7 +41,11 @@ export class DeviceStore {
   private readonly cntUser;
   private readonly cntPrivate;
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    /** Called after every write so caches of metadata can drop what they hold. */
+    private readonly changed: () => void = () => {},
+  ) {
     this.byName = db.prepare<[number, string], Raw>('SELECT * FROM devices WHERE user_id = ? AND name = ?');
     this.byId = db.prepare<[number], Raw>('SELECT * FROM devices WHERE id = ?');
     this.byHash = db.prepare<[string], Raw>("SELECT * FROM devices WHERE apikey_hash = ? AND apikey_hash <> ''");
@@ -80,6 +84,7 @@ export class DeviceStore {
     return this.cntPrivate.get(userId)!.n;
   }
   insert(d: NewDevice): number {
+    this.changed();
     return Number(
       this.ins.run({
         ...d,
@@ -92,6 +97,7 @@ export class DeviceStore {
     );
   }
   update(id: number, fields: Partial<Omit<DeviceRow, 'id'>>): void {
+    this.changed();
     const vals: Record<string, unknown> = { id };
     for (const [k, v] of Object.entries(fields)) vals[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     if (typeof fields.apikey === 'string') vals.apikey_hash = apikeyHash(fields.apikey);
@@ -100,6 +106,7 @@ export class DeviceStore {
     this.db.prepare(`UPDATE devices SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run(vals);
   }
   delete(id: number): void {
+    this.changed();
     this.del.run(id);
   }
 }

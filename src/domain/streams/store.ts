@@ -23,7 +23,11 @@ export class StreamStore {
   private readonly cnt;
   private readonly cntDevice;
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    /** Called after every write so caches of metadata can drop what they hold. */
+    private readonly changed: () => void = () => {},
+  ) {
     this.byName = db.prepare<[number, string], Raw>('SELECT * FROM streams WHERE device_id = ? AND name = ?');
     this.byId = db.prepare<[number], Raw>('SELECT * FROM streams WHERE id = ?');
     this.ofDevice = db.prepare<[number], Raw>('SELECT * FROM streams WHERE device_id = ? ORDER BY name');
@@ -64,9 +68,11 @@ export class StreamStore {
     return this.cntDevice.get(deviceId)!.n;
   }
   insert(s: NewStream): number {
+    this.changed();
     return Number(this.ins.run({ ...s, ephemeral: s.ephemeral ? 1 : 0, downlink: s.downlink ? 1 : 0 }).lastInsertRowid);
   }
   update(id: number, fields: Partial<Omit<StreamRow, 'id'>>): void {
+    this.changed();
     const vals: Record<string, unknown> = { id };
     for (const [k, v] of Object.entries(fields)) vals[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     const keys = Object.keys(vals).filter((k) => k !== 'id');
@@ -74,6 +80,7 @@ export class StreamStore {
     this.db.prepare(`UPDATE streams SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run(vals);
   }
   delete(id: number): void {
+    this.changed();
     this.del.run(id);
   }
 }

@@ -3,6 +3,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../errors';
 import type { RWAccess } from '../../permissions';
 import type { Core } from '../core';
 import { type DeviceService, nestedMap, newApiKey } from '../devices/service';
+import { apikeyHash } from '../devices/store';
 import { USER_FIELDS, checkUpdate, readableMap } from '../fields';
 import { LOG_SCHEMA, type MetaLog } from '../metalog';
 import { CANT_ACCESS, USER_NOT_FOUND, findUser } from '../resolve';
@@ -60,10 +61,15 @@ export class UserService {
 
   loginApikey(key: string): Operator {
     if (key === '') throw new UnauthorizedError('Must have non-empty api key');
+    const h = apikeyHash(key);
+    const hit = this.core.apikeyOps.get(h);
+    if (hit && constEq(hit.device.apikey, key)) return hit;
     const d = this.core.devices.getByApikey(key);
     if (!d || !constEq(d.apikey, key)) throw new UnauthorizedError('The requested device was not found.');
     const u = this.core.users.getById(d.user_id)!;
-    return this.operatorFor(u, d);
+    const op = this.operatorFor(u, d);
+    this.core.apikeyOps.set(h, op);
+    return op;
   }
 
   read(op: Operator, name: string): Record<string, unknown> {

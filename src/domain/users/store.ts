@@ -18,7 +18,11 @@ export class UserStore {
   private readonly byNameNoCase;
   private readonly byEmailNoCase;
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    /** Called after every write so caches of metadata can drop what they hold. */
+    private readonly changed: () => void = () => {},
+  ) {
     this.byName = db.prepare<[string], Raw>('SELECT * FROM users WHERE name = ?');
     this.byId = db.prepare<[number], Raw>('SELECT * FROM users WHERE id = ?');
     this.byLogin = db.prepare<[string, string], Raw>(
@@ -58,9 +62,11 @@ export class UserStore {
     return this.cnt.get()!.n;
   }
   insert(u: NewUser): number {
+    this.changed();
     return Number(this.ins.run({ ...u, public: u.public ? 1 : 0 }).lastInsertRowid);
   }
   update(id: number, fields: Partial<Omit<UserRow, 'id'>>): void {
+    this.changed();
     const vals: Record<string, unknown> = { id };
     for (const [k, v] of Object.entries(fields)) vals[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     const keys = Object.keys(vals).filter((k) => k !== 'id');
@@ -70,6 +76,7 @@ export class UserStore {
     this.db.prepare(sql).run(vals);
   }
   delete(id: number): void {
+    this.changed();
     this.del.run(id);
   }
 }
