@@ -48,7 +48,13 @@ export type Impl =
       /** the build resolved to the plain identity (e.g. `$(null)`) */
       identity?: boolean;
     }
-  | { kind: 'stage'; fed: Plan[]; make: (inp: In) => Src };
+  | {
+      kind: 'stage';
+      fed: Plan[];
+      make: (inp: In) => Src;
+      /** Used instead of `make` when every fed argument is a Mapper: no In, no buffers. */
+      fast?: (src: Src) => Src;
+    };
 
 export type PlanNode =
   | { k: 'const'; value: unknown }
@@ -486,6 +492,8 @@ export function stageFactory(plan: Plan): (src: Src) => Src {
         const make = impl.make;
         return (src) => new KernelStage(new In(src, fed), make());
       }
+      const fast = impl.fast;
+      if (fast && fed.every((p) => p.mappable)) return fast;
       const make = impl.make;
       return (src) => make(new In(src, fed));
     }
@@ -557,5 +565,43 @@ export function seqRunner(plan: Plan): SeqRunner {
       const s = sf(new ArraySrc([{ t, d }]));
       return s.next();
     },
+  };
+}
+
+/**
+ * Whole-array evaluation of a one-to-one, non-peeking plan: no Src layers, output array sized once.
+ * Returns null when the plan needs the general stage machinery.
+ */
+export function arrayRunner(plan: Plan): ((input: readonly Datapoint[]) => Datapoint[]) | null {
+  if (!plan.mappable) return null;
+  const n = plan.node;
+  if (n.k === 'call' && n.identity) return (input) => input.slice();
+  if (n.k === 'call' && n.impl.kind === 'kernel' && n.impl.fed.length === 0 && !n.impl.mapper) {
+    const make = n.impl.make;
+    return (input) => {
+      const k = make();
+      const len = input.length;
+      const out = new Array<Datapoint>(len);
+      for (let i = 0; i < len; i++) {
+        const x = input[i];
+        const t = x.t;
+        const d = k.step(t, x.d, EMPTY_BOX);
+        out[i] = { t: k.mt ? k.ot : t, d };
+      }
+      return out;
+    };
+  }
+  const mf = mapperFactory(plan);
+  return (input) => {
+    const m = mf();
+    const len = input.length;
+    const out = new Array<Datapoint>(len);
+    for (let i = 0; i < len; i++) {
+      const x = input[i];
+      const t = x.t;
+      const d = m.f(t, x.d);
+      out[i] = { t: m.mt ? m.ot : t, d };
+    }
+    return out;
   };
 }
