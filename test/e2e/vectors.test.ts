@@ -5,6 +5,7 @@ process.env.TZ = 'UTC';
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Response } from 'superagent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type TestApp, makeApp } from '../helpers';
 
@@ -63,11 +64,12 @@ const engineView = (wire: { t?: number; d?: unknown }[]): DP[] => wire.map((x) =
 const storable = (input: DP[]) => input.every((p, i) => p.t > 0 && (i === 0 || p.t >= input[i - 1].t));
 
 /** Keeps the body as text: a truncated answer is not JSON. */
-function rawText(res: NodeJS.ReadableStream, cb: (err: Error | null, body: string) => void): void {
+function rawText(res: Response, cb: (err: Error | null, body: unknown) => void): void {
+  const stream = res as unknown as NodeJS.ReadableStream;
   let s = '';
-  res.setEncoding('utf8');
-  res.on('data', (c: string) => (s += c));
-  res.on('end', () => cb(null, s));
+  stream.setEncoding('utf8');
+  stream.on('data', (c: string) => (s += c));
+  stream.on('end', () => cb(null, s));
 }
 
 let t: TestApp;
