@@ -44,8 +44,6 @@ async function main() {
     }
     const perClient = Math.ceil(N / BATCH / CLIENTS);
     const body = (k) => JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({ t: 1e9 + k * BATCH + i, d: (k * BATCH + i) % 100 })));
-    const bodies = Array.from({ length: 8 }, (_, k) => k); // bodies built on the fly below, timestamps must grow
-    void bodies;
     let t0 = performance.now();
     await Promise.all(
       streams.map(async (p) => {
@@ -106,6 +104,17 @@ async function main() {
     );
     secs = (performance.now() - t0) / 1000;
     console.log(`read     (5) 1,000-dp index/time range reads, 4 clients        ${fmt(done / secs)} req/s`);
+
+    // Issue 4: a transform over the whole 1M-datapoint stream, end to end.
+    for (const tr of ['sum | if last', 'if $ > 98']) {
+      const [r, g] = await withPeakRss(s.pid, async () => {
+        const t = performance.now();
+        const res = await s.req('GET', `${big}/data?i1=0&i2=0&transform=${encodeURIComponent(tr)}`);
+        return { res, secs: (performance.now() - t) / 1000 };
+      });
+      await ensureOk(r.res, 'transform read');
+      console.log(`pipescript e2e GET ${fmt(N)} dp, transform=${tr.padEnd(15)} ${r.secs.toFixed(3)} s, server RSS +${(g / 1048576).toFixed(1)} MB`);
+    }
   } finally {
     await s.stop();
   }

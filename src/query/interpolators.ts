@@ -70,22 +70,27 @@ class PrevCur {
   private started = false;
   prev: Datapoint | undefined;
   cur: Datapoint | undefined;
-  private readonly src: Lookahead;
 
-  constructor(input: Iterator<Datapoint>) {
-    this.src = new Lookahead(input);
+  constructor(private readonly input: Iterator<Datapoint>) {}
+
+  private pull(): Datapoint | undefined {
+    const r = this.input.next();
+    return r.done ? undefined : r.value;
   }
 
   advance(ts: number): void {
     if (!this.started) {
       this.started = true;
-      this.prev = this.src.take();
-      this.cur = this.src.take();
+      this.prev = this.pull();
+      // An exhausted iterator is not asked again: not every source tolerates next() after done.
+      if (this.prev !== undefined) this.cur = this.pull();
     }
-    while (this.cur !== undefined && this.cur.t <= ts) {
-      this.prev = this.cur;
-      this.cur = this.src.take();
+    let cur = this.cur;
+    while (cur !== undefined && cur.t <= ts) {
+      this.prev = cur;
+      cur = this.pull();
     }
+    this.cur = cur;
   }
 }
 
