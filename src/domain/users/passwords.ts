@@ -84,6 +84,11 @@ export class VerifiedCache {
     return true;
   }
 
+  /** Forgets every verified login (e.g. after an import replaced password hashes wholesale). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   add(u: UserRow, plain: string): void {
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next().value;
