@@ -179,16 +179,22 @@ export class UserService {
     if (other && other.id !== selfId) throw new ForbiddenError('User with this email or username already exists');
   }
 
-  async create(op: Operator, name: string, rawBody: unknown): Promise<Record<string, unknown>> {
+  /**
+   * `joinRole` is set for the website's join form (rest-api §10.3): the caller's role allowed
+   * joining, so the create permission checks are skipped and the new user gets that role.
+   */
+  async create(op: Operator, name: string, rawBody: unknown, joinRole?: string): Promise<Record<string, unknown>> {
     const body = createBody(rawBody, { ...USER_FIELDS }, 'UserMaker');
     const p = this.core.permissions;
     const creatorRole = p.userRole(op.user.role);
     const defs = creatorRole.create_user_defaults;
     const isPublic = typeof body.public === 'boolean' ? body.public : defs.public;
-    const role = typeof body.role === 'string' && body.role !== '' ? body.role : defs.role;
+    const role = joinRole ?? (typeof body.role === 'string' && body.role !== '' ? body.role : defs.role);
     const acc = this.core.access(op, isPublic ? 'public' : 'private');
-    if (!acc.can_create_user) throw new ForbiddenError('You do not have permissions necessary to create a user.');
-    if (role !== op.user.role && !acc.write.user_role) throw new ForbiddenError("Don't have permission to create user with different role than creator");
+    if (joinRole === undefined) {
+      if (!acc.can_create_user) throw new ForbiddenError('You do not have permissions necessary to create a user.');
+      if (role !== op.user.role && !acc.write.user_role) throw new ForbiddenError("Don't have permission to create user with different role than creator");
+    }
     if (p.file.disallow_names.includes(name)) throw new ForbiddenError(`Username '${name}' not allowed`);
     const email = typeof body.email === 'string' ? body.email : '';
     if (!emailAllowed(p.file.allowed_email_suffixes, email)) throw new ForbiddenError(`Email '${email}' not allowed`);
