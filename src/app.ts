@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyReply, LogController } from 'fastify';
 import type { Config } from './config';
 import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
@@ -12,6 +12,7 @@ import { registerFeed } from './http/routes/feed';
 import { registerQuery } from './http/routes/query';
 import { registerRoot } from './http/routes/root';
 import { registerWebsite, sendNotFoundPage } from './http/website';
+import { registerWebsocket } from './http/websocket';
 import { configurePipeScript } from './pipescript';
 import { configureInterpolators } from './query';
 
@@ -19,7 +20,8 @@ export interface AppOptions {
   config: Config;
   db: DB;
   permissions?: Permissions;
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger instance (Fastify 5 takes instances as `loggerInstance`). */
+  logger?: FastifyBaseLogger;
 }
 
 declare module 'fastify' {
@@ -27,6 +29,8 @@ declare module 'fastify' {
     cdb: HttpContext;
   }
 }
+
+const isApiUrl = (url: string): boolean => url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
 
 /** Strips credentials from a URL before it reaches a log line. */
 export function redactUrl(url: string): string {
@@ -48,10 +52,20 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   configureInterpolators({ disable: config.pipescript.disable_interpolators });
   const services = buildServices(db, config, opts.permissions ?? new Permissions(defaultPermissions()));
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: config.insert_limit_bytes,
-    disableRequestLogging: true,
+    // Our onResponse hook writes the one line per request (credentials redacted).
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    // The original registered no HEAD routes: HEAD is a wrong method (rest-api §10.2).
+    exposeHeadRoutes: false,
+    // Router-level failures (undecodable URL, over-long segment) still answer the error JSON (§1.5).
+    frameworkErrors: (err, req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400;
+      const msg = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : err.code === 'FST_ERR_BAD_URL' ? 'The path is not a valid URL' : err.message;
+      if (isApiUrl(req.url)) return sendError(reply, status, msg);
+      return (reply as FastifyReply).code(status).type('text/plain; charset=utf-8').send(msg);
+    },
     requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 55000 : 0,
   });
   const ctx = makeContext(services, config, new CookieCodec(config));
@@ -87,7 +101,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
-    if (req.url === '/api' || req.url.startsWith('/api/') || req.url.startsWith('/api?')) {
+    if (isApiUrl(req.url)) {
       return sendError(reply, 404, 'This path is not recognized');
     }
     return sendNotFoundPage(reply);
@@ -104,6 +118,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerData(app, ctx);
   registerQuery(app, ctx);
   registerFeed(app, ctx);
+  registerWebsocket(app, ctx);
   registerWebsite(app, ctx);
   return { app, services };
 }

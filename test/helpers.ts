@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app';
 import { type Config, defaultConfig } from '../src/config';
 import type { Services } from '../src/domain';
+import { Permissions, type PermissionsFile, defaultPermissions } from '../src/permissions';
 import { hashPassword } from '../src/domain/users/passwords';
 import { type DB, openDatabase } from '../src/storage/db';
 
@@ -26,14 +27,21 @@ export const keyAuth = (key: string): string => basic('', key);
 /**
  * The real app on a temp SQLite file, listening on a loopback port, with the admin `test`/`test`
  * the Python client's test suite expects. `failed_login_delay` is 0 unless a test sets it.
+ * `perms` edits a copy of the default permissions before the app starts (limits, custom roles).
  */
-export async function makeApp(over: (c: Config) => void = () => {}): Promise<TestApp> {
+export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: PermissionsFile) => void): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cdb-test-'));
   const config = defaultConfig(dir);
   config.failed_login_delay = 0;
   over(config);
   const db = openDatabase(path.join(dir, 'db.sqlite3'));
-  const { app, services } = buildApp({ config, db });
+  let permissions: Permissions | undefined;
+  if (perms) {
+    const file = defaultPermissions();
+    perms(file);
+    permissions = new Permissions(file);
+  }
+  const { app, services } = buildApp({ config, db, permissions });
   const hash = await hashPassword('test');
   services.core.tx(() => services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, hash));
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 
+export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
 /**
  * The running configuration. Key names follow the original's `connectordb.conf` where the concept
- * survives (server-cli-config.md §2) so an old config file reads as is.
+ * survives (server-cli-config.md §2) so an old config file reads as is. config.example.json
+ * documents every option; src/config/validate.ts checks them at start.
  */
 export interface Config {
   version: number;
-  /** Folder holding the database and config; relative paths resolve against it. */
+  /** Folder holding the database and config; relative paths resolve against it. Not a file key. */
   dir: string;
+  /** Accepted for compatibility; this server reads the file once at start (restart to apply). */
+  watch: boolean;
   hostname: string;
   port: number;
   siteurl: string;
@@ -19,8 +24,13 @@ export interface Config {
   insert_limit_bytes: number;
   failed_login_delay: number;
   http_read_timeout: number;
+  /** Seconds a SIGTERM/SIGINT waits for in-flight requests before closing their connections. */
+  shutdown_timeout: number;
+  /** New hashes are always argon2id; `bcrypt`/`SHA512` from an old file are accepted (and still verified). */
   password_hash: string;
   cookie: { authkey: string; encryptionkey: string; maxage: number; remember: boolean };
+  /** TLS is not built in (terminate it at a reverse proxy); `enabled: true` is refused at start. */
+  tls: { enabled: boolean; key: string; cert: string };
   websocket: {
     message_limit_bytes: number;
     write_wait: number;
@@ -37,13 +47,19 @@ export interface Config {
     disable_transforms: string[];
     disable_interpolators: string[];
   };
-  sql: { type: string; uri: string; synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' };
+  sql: { type: string; uri: string; synchronous: Synchronous };
+}
+
+/** Fresh random cookie secrets (written by `create` / `write config`). */
+export function cookieSecrets(): { authkey: string; encryptionkey: string } {
+  return { authkey: randomBytes(64).toString('base64'), encryptionkey: randomBytes(32).toString('base64') };
 }
 
 export function defaultConfig(dir = '.'): Config {
   return {
     version: 1,
     dir,
+    watch: true,
     hostname: '',
     port: 3124,
     siteurl: '',
@@ -55,13 +71,14 @@ export function defaultConfig(dir = '.'): Config {
     insert_limit_bytes: 10485760,
     failed_login_delay: 300,
     http_read_timeout: 5,
+    shutdown_timeout: 30,
     password_hash: 'argon2id',
     cookie: {
-      authkey: randomBytes(64).toString('base64'),
-      encryptionkey: randomBytes(32).toString('base64'),
+      ...cookieSecrets(),
       maxage: 10368000,
       remember: true,
     },
+    tls: { enabled: false, key: 'tls_key.key', cert: 'tls_cert.crt' },
     websocket: {
       message_limit_bytes: 1048576,
       write_wait: 2,
@@ -74,4 +91,19 @@ export function defaultConfig(dir = '.'): Config {
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL' },
   };
+}
+
+/** The config as written to a file: everything but the runtime-only `dir`. */
+export function fileConfig(cfg: Config): Omit<Config, 'dir'> {
+  const { dir: _dir, ...rest } = cfg;
+  return rest;
+}
+
+export const CONFIG_HEADER =
+  '/* ConnectorDB configuration (JSON; comments allowed). Every option, its default and its\n' +
+  '   CONNECTORDB_* environment variable are documented in config.example.json. */\n';
+
+/** The text of a fresh configuration file with new random secrets. */
+export function configFileText(cfg: Config = defaultConfig()): string {
+  return `${CONFIG_HEADER}${JSON.stringify(fileConfig(cfg), null, 2)}\n`;
 }

@@ -4,7 +4,7 @@ import type { DatapointService } from '../datapoints/service';
 import { DOWNLINK } from '../datapoints/store';
 import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
 import type { MetaLog } from '../metalog';
-import { CANT_ACCESS, findDevice, findStream } from '../resolve';
+import { CANT_ACCESS, STREAM_NOT_FOUND, findDevice, findStream } from '../resolve';
 import type { DeviceRow, Operator, StreamRow, UserRow } from '../types';
 import { checkIcon, validName } from '../validation';
 import { normalizeSchema } from './schema';
@@ -62,7 +62,14 @@ export class StreamService {
   ) {}
 
   read(op: Operator, user: string, device: string, stream: string): Record<string, unknown> {
-    const ref = findStream(this.core, user, device, stream, NotFoundError);
+    let ref;
+    try {
+      ref = findStream(this.core, user, device, stream, NotFoundError);
+    } catch (e) {
+      // rest-api §7.2 (observed): a missing user or device is named, a missing stream is not.
+      if (e instanceof NotFoundError && e.message === STREAM_NOT_FOUND) throw new NotFoundError(CANT_ACCESS);
+      throw e;
+    }
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.read.can_access_stream) throw new NotFoundError(CANT_ACCESS);
     return streamStruct(ref.stream, acc.read);

@@ -3,10 +3,10 @@ import { transformListing } from '../../pipescript';
 import { interpolatorListing } from '../../query';
 import { COOKIE_NAME } from '../auth';
 import { type Register, sendJSON, sendText } from '../context';
+import { VERSION } from '../../version';
 
 type Q = Record<string, string | undefined>;
 
-export const VERSION = '0.3.0';
 
 /** `/api/v1/?q=…`, login, logout and meta (rest-api §4). */
 export const registerRoot: Register = (app, { svc, api, config, cookies }) => {

@@ -1,0 +1,43 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app';
+import { createDatabase } from '../../src/main';
+import { type OpenedDatabase, openFolder } from '../../src/ops/open';
+
+export const tmp = (prefix = 'cdb-ops-'): string => mkdtempSync(path.join(tmpdir(), prefix));
+
+/** A fresh database folder opened as the offline commands open it (no env overrides). */
+export async function freshFolder(dir = path.join(tmp(), 'db')): Promise<OpenedDatabase & { dir: string }> {
+  await createDatabase(dir);
+  return { ...openFolder(dir, { env: {} }), dir };
+}
+
+/** Serves an opened folder over HTTP on a loopback port. */
+export async function serve(o: OpenedDatabase): Promise<{ app: FastifyInstance; http: ReturnType<typeof request>; url: string; close(): Promise<void> }> {
+  o.config.failed_login_delay = 0;
+  const { app } = buildApp({ config: o.config, db: o.db, permissions: o.svc.core.permissions });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { app, http: request(app.server), url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/** Every file under dir, relative path → content. */
+export function readTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export const rmrf = (p: string) => rmSync(p, { recursive: true, force: true });
+export const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
