@@ -22,6 +22,8 @@ export class Core {
   /** Bumped on every metadata write (and failed transaction); caches of metadata key on it. */
   private generation = 0;
   private dataVersion = -1;
+  private checkedAt = -Infinity;
+  private readonly dataVersionStmt;
   private readonly caches: Map<string, unknown>[] = [];
   /** `user/device/stream` → resolved stream, for the insert and read hot paths. */
   readonly streamRefs = this.cache<StreamRef>();
@@ -34,6 +36,8 @@ export class Core {
     public permissions: Permissions,
     readonly bus: PubSub = new LocalPubSub(),
   ) {
+    // Prepared once: db.pragma() would compile the statement on every call of the hot path.
+    this.dataVersionStmt = db.prepare('PRAGMA data_version').pluck(true);
     const changed = () => this.invalidate();
     this.users = new UserStore(db, changed);
     this.devices = new DeviceStore(db, changed);
@@ -102,7 +106,12 @@ export class Core {
   }
 
   private checkExternal(): void {
-    const v = this.db.pragma('data_version', { simple: true }) as number;
+    // Every statement outside a transaction takes a WAL read lock; asking at most once a
+    // millisecond keeps that off the per-request path while staying effectively immediate.
+    const now = performance.now();
+    if (now - this.checkedAt < 1) return;
+    this.checkedAt = now;
+    const v = this.dataVersionStmt.get() as number;
     if (v !== this.dataVersion) {
       this.dataVersion = v;
       this.invalidate();
