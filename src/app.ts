@@ -30,6 +30,7 @@ declare module 'fastify' {
   }
 }
 
+const SECURITY_HEADERS = { 'x-frame-options': 'deny', 'x-xss-protection': '1; mode=block', 'x-content-type-options': 'nosniff' };
 const isApiUrl = (url: string): boolean => url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
 
 /** Strips credentials from a URL before it reaches a log line. */
@@ -63,6 +64,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400;
       const msg = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : err.code === 'FST_ERR_BAD_URL' ? 'The path is not a valid URL' : err.message;
+      // No hooks run for these replies: set the headers every response carries (§1.4) here.
+      reply.headers(SECURITY_HEADERS);
       if (isApiUrl(req.url)) return sendError(reply, status, msg);
       return (reply as FastifyReply).code(status).type('text/plain; charset=utf-8').send(msg);
     },
@@ -84,9 +87,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
-    reply.header('x-frame-options', 'deny');
-    reply.header('x-xss-protection', '1; mode=block');
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(SECURITY_HEADERS);
     if (req.url.startsWith('/api')) setCors(config, req.headers.origin, (k, v) => reply.header(k, v));
     return payload;
   });

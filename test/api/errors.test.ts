@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type TestApp, createUser, makeApp } from '../helpers';
 import { admin, expectError, expectJSON, expectOk } from './util';
@@ -47,7 +49,57 @@ describe('wrong methods answer the JSON 404', () => {
   }
 });
 
+describe('router-level failures answer the error JSON too', () => {
+  it('HEAD is a wrong method (404 JSON), as in the original', async () => {
+    const r = await t.http.head('/api/v1/crud/alice').set('Authorization', ADMIN);
+    expect(r.status).toBe(404);
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+  });
+
+  it('an over-long path segment is a 4xx with the error JSON', async () => {
+    const r = await admin(t).get('/api/v1/crud/' + 'a'.repeat(600));
+    expectError(r, 414);
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('an undecodable percent escape is a 400 with the error JSON', async () => {
+    expectError(await admin(t).get('/api/v1/crud/%zz'), 400);
+  });
+
+  it('an encoded slash inside a segment is refused by name sanitation', async () => {
+    expectError(await admin(t).get('/api/v1/crud/alice%2Fuser'), 400, 'The given name did not pass sanitation.');
+  });
+});
+
 describe('request bodies', () => {
+  it('a JSON array or string as a create body is 400', async () => {
+    expectError(await admin(t).post('/api/v1/crud/alice/arr').set('Content-Type', 'application/json').send('[1,2]'), 400, /cannot unmarshal array/);
+    expectError(await admin(t).post('/api/v1/crud/alice/str').set('Content-Type', 'application/json').send('"x"'), 400, /cannot unmarshal string/);
+  });
+
+  it('a body without any Content-Type header is parsed as JSON', async () => {
+    const port = (t.app.server.address() as AddressInfo).port;
+    const body = '{"nickname":"noctype"}';
+    const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: `/api/v1/crud/alice/noct${++n}`, headers: { Authorization: ADMIN, 'Content-Length': String(body.length) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(JSON.parse(r.text).nickname).toBe('noctype');
+  });
+
+  it('a GET carrying a stray body is still answered', async () => {
+    expectJSON(await admin(t).get('/api/v1/crud/alice').set('Content-Type', 'application/json').send('{}'));
+  });
+
   it('malformed JSON on a create is 400 with the error body', async () => {
     const r = await admin(t).post('/api/v1/crud/alice/dev1').set('Content-Type', 'application/json').send('{"nickname": nope}');
     expectError(r, 400);
@@ -168,6 +220,14 @@ describe('OPTIONS and CORS (rest-api §1.7, recommended form)', () => {
       expect(r.text).toBe('');
       expect(r.headers['access-control-allow-headers']).toBe('Content-Type, Authorization');
     }
+  });
+
+  it('the configured site origin is echoed with credentials', async () => {
+    const site = `http://localhost:${t.config.port}`;
+    const r = await admin(t).get('/api/v1/crud/alice').set('Origin', site);
+    expect(r.headers['access-control-allow-origin']).toBe(site);
+    expect(r.headers['access-control-allow-credentials']).toBe('true');
+    expect(r.headers['access-control-allow-methods']).toBe('GET, POST, PUT, DELETE');
   });
 
   it('with allowcrossorigin off, a foreign Origin is not echoed', async () => {

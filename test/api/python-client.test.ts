@@ -234,6 +234,9 @@ describe('connectordb-python flows (rest-api §13.3)', () => {
 
     const listed = await usr.ls('python_stream/user');
     expect(listed.map((x) => x.name)).toEqual(['mystream']);
+    // User.streams() with its default arguments hides the invisible meta device's log
+    const all = (await usr.call('get', 'crud/python_stream?q=streams&public=false&downlink=false&visible=true')).body as { device: string; name: string }[];
+    expect(all.map((x) => `${x.device}/${x.name}`)).toEqual(['user/mystream']);
 
     await usr.del(p);
     expect(await usr.exists(p)).toBe(false);

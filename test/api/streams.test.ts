@@ -74,6 +74,14 @@ describe('POST /api/v1/crud/{user}/{device}/{stream} — create stream', () => {
     expect(r.body.schema).toBe('{"type":"number","maximum":1.50,"description":"a  b"}');
   });
 
+  it('draft-04 schemas keep working (boolean exclusiveMinimum)', async () => {
+    const s = sname();
+    const r = await alice().post(`${base}/${s}`, { schema: '{"type":"number","minimum":0,"exclusiveMinimum":true}' });
+    expect(r.status, r.text).toBe(200);
+    expect((await alice().post(`${base}/${s}/data`, [{ t: 1, d: 0 }])).status).toBe(403);
+    expect((await alice().post(`${base}/${s}/data`, [{ t: 1, d: 0.5 }])).status).toBe(200);
+  });
+
   it('an empty schema string means "{}"', async () => {
     const s = sname();
     expect((await alice().post(`${base}/${s}`, { schema: '' })).body.schema).toBe('{}');

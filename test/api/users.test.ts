@@ -398,8 +398,8 @@ describe('POST /api/v1/crud/{user} — create user', () => {
       expectError(await admin(t).post(`/api/v1/crud/${name}`, body(name, { icon: 'not base64!' })), 403, 'illegal base64 data at input byte 3');
     });
 
-    it('valid icons: material:/fa: names up to 30 characters and URL-safe base64', async () => {
-      for (const icon of ['material:' + 'x'.repeat(21), 'fa:star', 'aGk_', 'aGk=']) {
+    it('valid icons: material:/fa: names up to 30 characters, URL-safe base64, and (our leniency) data:image URIs', async () => {
+      for (const icon of ['material:' + 'x'.repeat(21), 'fa:star', 'aGk_', 'aGk=', 'data:image/png;base64,iVBORw0KGgo=']) {
         const name = fresh();
         expect((await admin(t).post(`/api/v1/crud/${name}`, body(name, { icon }))).status, icon).toBe(200);
       }
@@ -649,5 +649,78 @@ describe('counting (q=countusers|countdevices|countstreams)', () => {
 
   it('basic login for an admin by email counts as well', async () => {
     expect((await t.http.get('/api/v1/?q=countdevices').set('Authorization', basic('test@localhost', 'test'))).status).toBe(200);
+  });
+});
+
+describe('metadata changes take effect on the next request', () => {
+  it('promoting a user to admin lets its cached API key count at once; demoting revokes it', async () => {
+    const name = fresh();
+    const key = await createUser(t, name);
+    expectError(await asKey(t, key).get('/api/v1/?q=countusers'), 403);
+    await admin(t).put(`/api/v1/crud/${name}`, { role: 'admin' });
+    expect((await asKey(t, key).get('/api/v1/?q=countusers')).status).toBe(200);
+    await admin(t).put(`/api/v1/crud/${name}`, { role: 'user' });
+    expectError(await asKey(t, key).get('/api/v1/?q=countusers'), 403);
+  });
+
+  it('two concurrent creates of the same user name: exactly one succeeds', async () => {
+    const name = fresh();
+    const rs = await Promise.all([
+      admin(t).post(`/api/v1/crud/${name}`, { email: `${name}a@x`, password: 'p' }),
+      admin(t).post(`/api/v1/crud/${name}`, { email: `${name}b@x`, password: 'p' }),
+    ]);
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 403]);
+  });
+
+  it('two concurrent creates with the same email: exactly one succeeds', async () => {
+    const a = fresh();
+    const b = fresh();
+    const rs = await Promise.all([
+      admin(t).post(`/api/v1/crud/${a}`, { email: `same${a}@x`, password: 'p' }),
+      admin(t).post(`/api/v1/crud/${b}`, { email: `SAME${a}@x`, password: 'p' }),
+    ]);
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 403]);
+  });
+});
+
+describe('meta log side effects (data-model §4.3)', () => {
+  const log = async (user: string) => {
+    const r = await admin(t).get(`/api/v1/crud/${user}/meta/log/data?i1=0&i2=0`);
+    expect(r.status, r.text).toBe(200);
+    return (r.body as { d: { cmd: string; arg: string }; o?: string }[]).map((x) => ({ ...x.d, o: x.o }));
+  };
+
+  it('create, update and delete of a user\'s objects are logged to the actor\'s and the owner\'s log', async () => {
+    const name = fresh();
+    await createUser(t, name);
+    const a = admin(t);
+    await mkDevice(a, `${name}/dev`);
+    await mkStream(a, `${name}/dev/s`);
+    await a.put(`/api/v1/crud/${name}/dev/s`, { nickname: 'x' });
+    await a.put(`/api/v1/crud/${name}/dev`, { nickname: 'x' });
+    await a.put(`/api/v1/crud/${name}`, { nickname: 'x' });
+    await a.del(`/api/v1/crud/${name}/dev/s`);
+    await a.del(`/api/v1/crud/${name}/dev`);
+    const entries = (await log(name)).map((e) => `${e.cmd} ${e.arg}`);
+    expect(entries).toEqual([
+      `CreateUser ${name}`,
+      `CreateDevice ${name}/dev`,
+      `CreateStream ${name}/dev/s`,
+      `UpdateStream ${name}/dev/s`,
+      `UpdateDevice ${name}/dev`,
+      `UpdateUser ${name}`,
+      `DeleteStream ${name}/dev/s`,
+      `DeleteDevice ${name}/dev`,
+    ]);
+    for (const e of await log(name)) expect(e.o).toBe('ConnectorDB');
+    const mine = (await log('test')).map((e) => `${e.cmd} ${e.arg}`);
+    expect(mine).toEqual(expect.arrayContaining([`CreateUser ${name}`, `UpdateUser ${name}`, `DeleteDevice ${name}/dev`]));
+  });
+
+  it('DeleteUser is logged in the deleter\'s log', async () => {
+    const name = fresh();
+    await createUser(t, name);
+    await admin(t).del(`/api/v1/crud/${name}`);
+    expect((await log('test')).map((e) => `${e.cmd} ${e.arg}`)).toContain(`DeleteUser ${name}`);
   });
 });
