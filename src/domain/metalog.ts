@@ -5,6 +5,19 @@ import type { Operator, StreamRow, UserRow } from './types';
 
 export const LOG_SCHEMA = '{"type":"object","properties":{"cmd":{"type":"string"},"arg":{"type":"string"}},"required":["cmd","arg"]}';
 
+/** The `meta/log` stream of a user's meta device (data-model §4.3). */
+export const logStreamRow = (metaDeviceId: number) => ({
+  device_id: metaDeviceId,
+  name: 'log',
+  nickname: '',
+  description: 'A log of all create update and delete operations done on this user',
+  icon: 'material:assignment',
+  schema: LOG_SCHEMA,
+  datatype: '',
+  ephemeral: false,
+  downlink: false,
+});
+
 export type LogCmd =
   | 'CreateUser'
   | 'UpdateUser'
@@ -32,17 +45,7 @@ export class MetaLog {
     if (!meta) return undefined;
     let log = this.core.streams.get(meta.id, 'log');
     if (!log) {
-      const id = this.core.streams.insert({
-        device_id: meta.id,
-        name: 'log',
-        nickname: '',
-        description: 'A log of all create update and delete operations done on this user',
-        icon: 'material:assignment',
-        schema: LOG_SCHEMA,
-        datatype: '',
-        ephemeral: false,
-        downlink: false,
-      });
+      const id = this.core.streams.insert(logStreamRow(meta.id));
       log = this.core.streams.getById(id)!;
     }
     return log;

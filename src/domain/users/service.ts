@@ -5,7 +5,7 @@ import type { Core } from '../core';
 import { type DeviceService, nestedMap, newApiKey } from '../devices/service';
 import { apikeyHash } from '../devices/store';
 import { USER_FIELDS, checkUpdate, readableMap } from '../fields';
-import { LOG_SCHEMA, type MetaLog } from '../metalog';
+import { type MetaLog, logStreamRow } from '../metalog';
 import { CANT_ACCESS, USER_NOT_FOUND, findUser } from '../resolve';
 import { createBody } from '../streams/service';
 import type { DeviceRow, Operator, UserRow } from '../types';
@@ -158,17 +158,7 @@ export class UserService {
       visible: false,
       user_editable: false,
     });
-    this.core.streams.insert({
-      device_id: meta,
-      name: 'log',
-      nickname: '',
-      description: 'A log of all create update and delete operations done on this user',
-      icon: 'material:assignment',
-      schema: LOG_SCHEMA,
-      datatype: '',
-      ephemeral: false,
-      downlink: false,
-    });
+    this.core.streams.insert(logStreamRow(meta));
     return this.core.users.getById(id)!;
   }
 
