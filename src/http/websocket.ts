@@ -443,6 +443,8 @@ export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
           socket.close(CLOSE_GOING_AWAY);
           return;
         }
+        // Upgrades are hijacked, so the onResponse request line is not written: one line here (no URL, it may hold an apikey).
+        req.log.info({ op: op.name }, 'websocket connected');
         new Connection(socket, op, ctx.svc, hub, ctx.config, req.log.child({ ws: true }));
       },
     });

@@ -172,7 +172,7 @@ export function rest(t: TestApp) {
       return JSON.parse(r.text) as unknown[];
     },
     async length(path: string, auth: string, query = ''): Promise<number> {
-      const r = ok(await t.http.get(`/api/v1/crud/${path}?q=length${query}`).set('Authorization', auth), `length ${path}`);
+      const r = ok(await t.http.get(`/api/v1/crud/${path}/data?q=length${query}`).set('Authorization', auth), `length ${path}`);
       return Number(r.text);
     },
   };

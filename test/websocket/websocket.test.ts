@@ -110,6 +110,29 @@ describe('handshake and authentication', () => {
     }
   });
 
+  it('while the server is disabled the handshake gets the 503 body', async () => {
+    t.app.cdb.state.enabled = false;
+    try {
+      const ws = new WebSocket(wsUrl(t), { headers: { authorization: ALICE } });
+      const res = await within(
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          ws.on('open', () => reject(new Error('upgraded')));
+          ws.on('error', () => undefined);
+          ws.on('unexpected-response', (_req, r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+          });
+        }),
+        3000,
+        '503',
+      );
+      expect(res).toEqual({ status: 503, body: '{"code": 503, "msg": "ConnectorDB is currently inactive", "ref": "DISABLED"}' });
+    } finally {
+      t.app.cdb.state.enabled = true;
+    }
+  });
+
   it('anonymous connections are accepted but cannot subscribe; the connection stays usable', async () => {
     const c = await connect(undefined);
     c.subscribe('alice/user/s1');
@@ -175,8 +198,12 @@ describe('subscriptions and messages', () => {
     expect(got).toHaveLength(3);
     expect(k[gt].raw).toBe('{"stream":"alice/user/tr","transform":"if   $>200","data":[{"t":11,"d":3000}]}\n');
     expect(Object.keys(k[gt].json)).toEqual(['stream', 'transform', 'data']);
-    // sum restarts at every insert: 3003, not 3103.
-    expect(k['sum'].json.data).toEqual([{ t: 13, d: 3003 }]);
+    // sum (a running sum) restarts at every insert: 3000.., not 3100..
+    expect(k['sum'].json.data).toEqual([
+      { t: 11, d: 3000 },
+      { t: 12, d: 3001 },
+      { t: 13, d: 3003 },
+    ]);
     expect(k[''].json.data).toHaveLength(3);
   });
 
@@ -295,6 +322,20 @@ describe('subscriptions and messages', () => {
     c.insert(s, [{ t: 2, d: 'ws' }]);
     expect((await c.next()).json.data).toEqual([{ t: 2, d: 'ws' }]);
     expect(await R.length(s, ALICE)).toBe(0);
+  });
+});
+
+describe('meta log', () => {
+  it("the server's own meta-log writes are delivered to subscribers of user/meta/log", async () => {
+    const c = await connect(ALICE, B);
+    c.subscribe('alice/meta/log');
+    expect(await c.sync(B)).toEqual([]);
+    await R.createStream('alice/user/logged', ALICE);
+    const got = await c.sync(B);
+    expect(got).toHaveLength(1);
+    expect(got[0].json.stream).toBe('alice/meta/log');
+    expect(got[0].json.data).toMatchObject([{ d: { cmd: 'CreateStream', arg: 'alice/user/logged' } }]);
+    expect(await R.data('alice/meta/log', ALICE, 'i1=-1&i2=0')).toEqual(got[0].json.data);
   });
 });
 
@@ -418,7 +459,8 @@ describe('teardown', () => {
     for (const c of cs) expect(await c.sync(B)).toHaveLength(0);
     expect(listeners('alice/user/clean1')).toBe(1);
     await R.insert('alice/user/clean1', ALICE, [{ d: 1 }]);
-    const msgs = await Promise.all(cs.map((c) => c.next()));
+    const msgs = (await Promise.all(cs.map((c) => c.sync(B)))).flat();
+    expect(msgs).toHaveLength(3);
     expect(new Set(msgs.map((m) => m.raw)).size).toBe(1);
     await cs[0].close();
     await cs[1].close();
