@@ -16,21 +16,32 @@ function rawCeiling() {
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -65536');
   for (const f of readdirSync(path.join(ROOT, 'migrations')).sort()) db.exec(readFileSync(path.join(ROOT, 'migrations', f), 'utf8'));
-  const ins = db.prepare('INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES (?, ?, ?, ?, ?)');
-  const tx = db.transaction((start) => {
-    for (let i = start; i < start + BATCH; i++) ins.run(1, 0, i, 1e9 + i, '{"t":' + (1e9 + i) + ',"d":' + (i % 100) + '}');
+  // The ceiling is the better of a plain one-row statement and the 64-row statement the server uses.
+  const one = db.prepare('INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES (?, ?, ?, ?, ?)');
+  const many = db.prepare(`INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES ${Array(64).fill('(?, ?, ?, ?, ?)').join(',')}`);
+  const row = (sid, i) => [sid, 0, i, 1e9 + i, '{"t":' + (1e9 + i) + ',"d":' + (i % 100) + '}'];
+  const txOne = db.transaction((sid, start) => {
+    for (let i = start; i < start + BATCH; i++) one.run(...row(sid, i));
   });
-  const t0 = performance.now();
-  for (let s = 0; s < N; s += BATCH) tx(s);
-  const secs = (performance.now() - t0) / 1000;
+  const txMany = db.transaction((sid, start) => {
+    let i = start;
+    for (; i + 64 <= start + BATCH; i += 64) many.run(Array.from({ length: 64 }, (_, k) => row(sid, i + k)).flat());
+    for (; i < start + BATCH; i++) one.run(...row(sid, i));
+  });
+  const rate = (sid, tx) => {
+    const t0 = performance.now();
+    for (let s = 0; s < N; s += BATCH) tx(sid, s);
+    return N / ((performance.now() - t0) / 1000);
+  };
+  const best = Math.max(rate(1, txOne), rate(2, txMany));
   db.close();
   rmSync(tmp, { recursive: true, force: true });
-  return N / secs;
+  return best;
 }
 
 async function main() {
   const raw = rawCeiling();
-  console.log(`ingest   (1) raw better-sqlite3 insert, ${BATCH} rows/tx            ${fmt(raw)} rows/s`);
+  console.log(`ingest   (1) raw better-sqlite3 insert, ${BATCH} rows/tx (best)     ${fmt(raw)} rows/s`);
 
   const s = await startServer();
   try {
