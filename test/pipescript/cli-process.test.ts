@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MAIN } from '../process';
+
+const run = (args: string[], input?: string) => spawnSync(process.execPath, [MAIN, 'pipescript', ...args], { input, encoding: 'utf8' });
+
+describe('node dist/main.js pipescript', () => {
+  it('reads datapoints on stdin and prints the transformed array', () => {
+    const r = run(['if $ > 50 | sum'], '[{"t":1,"d":3},{"t":2,"d":60},{"t":3,"d":70}]');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { t: 2, d: 60 },
+      { t: 3, d: 130 },
+    ]);
+  });
+
+  it('reads datapoints from --input FILE', () => {
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'cdb-ps-')), 'in.json');
+    writeFileSync(f, '[{"t":1,"d":{"a":1}},{"t":2,"d":{"a":5}}]');
+    const r = run(['$("a") * 2', '--input', f]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { t: 1, d: 2 },
+      { t: 2, d: 10 },
+    ]);
+  });
+
+  it('prints a bad script error on stderr and exits 1', () => {
+    const r = run(['bad ((('], '[]');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe("Script 'bad (((': syntax error");
+  });
+});
