@@ -15,7 +15,7 @@ function sendEmpty(reply: FastifyReply): FastifyReply {
 }
 
 function errorOf(e: unknown): { status: number; msg: string } {
-  if (e instanceof CdbError) return { status: e.status === 403 ? 500 : e.status, msg: e.message };
+  if (e instanceof CdbError) return { status: e.status, msg: e.message };
   if (e instanceof PipeScriptError) return { status: 500, msg: e.message };
   throw e;
 }
