@@ -69,7 +69,9 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
       if (isApiUrl(req.url)) return sendError(reply, status, msg);
       return (reply as FastifyReply).code(status).type('text/plain; charset=utf-8').send(msg);
     },
-    requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 55000 : 0,
+    // The original gave a whole request http_read_timeout (5 s) to arrive, which made 10 MiB uploads
+    // from phones on slow links fail; we allow a minute more than that before giving up.
+    requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 60000 : 0,
   });
   const ctx = makeContext(services, config, new CookieCodec(config));
   app.decorate('cdb', ctx);
