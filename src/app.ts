@@ -4,7 +4,7 @@ import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
 import type { DB } from './storage/db';
 import { CookieCodec } from './http/auth';
-import { BadJson, type HttpContext, makeContext } from './http/context';
+import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext } from './http/context';
 import { errorHandler, sendError } from './http/errors';
 import { registerCrud } from './http/routes/crud';
 import { registerData } from './http/routes/data';
@@ -81,11 +81,18 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (e) {
-      done(null, new BadJson(e instanceof Error ? e.message : 'invalid JSON'));
+      return done(null, new BadJson(e instanceof Error ? e.message : 'invalid JSON'));
     }
+    // Values nested deeper than this overflow the stack of JSON.stringify, schema validation and
+    // PipeScript; the original's decoder also had a depth limit (Go's is 10000).
+    if (text.length > MAX_JSON_DEPTH && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(null, new BadJson(`exceeded max depth of ${MAX_JSON_DEPTH} nested arrays and objects`));
+    }
+    done(null, value);
   });
 
   app.addHook('onSend', async (req, reply, payload) => {

@@ -12,6 +12,27 @@ export class BadJson {
   constructor(readonly message: string) {}
 }
 
+export const MAX_JSON_DEPTH = 1000;
+
+/** True when valid JSON text nests arrays/objects deeper than max (strings skipped). */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // skip a string, honouring escapes
+      for (i++; i < text.length; i++) {
+        const k = text.charCodeAt(i);
+        if (k === 92) i++;
+        else if (k === 34) break;
+      }
+    } else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
 export type Handler = (req: FastifyRequest, reply: FastifyReply, op: Operator) => unknown;
 
 export interface HttpContext {

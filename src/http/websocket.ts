@@ -20,7 +20,7 @@ import { UnauthorizedError } from '../errors';
 import { type Datapoint, type Script, datapointToJSON } from '../pipescript';
 import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
-import type { HttpContext } from './context';
+import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds } from './context';
 import { sendError } from './errors';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
@@ -317,6 +317,11 @@ export class Connection {
       return;
     }
     if (v === null) return;
+    if (text.length > MAX_JSON_DEPTH && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      // Too deep to validate or store: a failed command, which never closes the connection.
+      this.log.info({ op: this.op.name }, 'websocket: command nested too deeply ignored');
+      return;
+    }
     if (typeof v !== 'object' || Array.isArray(v)) {
       this.close(CLOSE_INVALID_PAYLOAD, 'command is not a JSON object');
       return;

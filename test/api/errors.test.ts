@@ -250,3 +250,25 @@ describe('server disabled', () => {
     }
   });
 });
+
+describe('deeply nested JSON', () => {
+  it('is a 400 with the error body, not a 500, on inserts and creates', async () => {
+    const t = await makeApp();
+    try {
+      const A = ADMIN;
+      await t.http.post('/api/v1/crud/test/user/deep').set('Authorization', A).send({}).expect(200);
+      const deep = '['.repeat(5000) + ']'.repeat(5000);
+      const r = await t.http.post('/api/v1/crud/test/user/deep/data').set('Authorization', A).set('Content-Type', 'application/json').send(`[{"t":1,"d":${deep}}]`);
+      expect(r.status).toBe(400);
+      expect(r.body.msg).toMatch(/max depth/);
+      const ok = await t.http
+        .post('/api/v1/crud/test/user/deep/data')
+        .set('Authorization', A)
+        .set('Content-Type', 'application/json')
+        .send(`[{"t":1,"d":${'['.repeat(500) + '"[[[["' + ']'.repeat(500)}}]`);
+      expect(ok.status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
