@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Response } from 'superagent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type TestApp, makeApp } from '../helpers';
+import { same } from '../compare';
 
 interface DP {
   t: number;
@@ -38,24 +39,6 @@ const fixtures = join(__dirname, '..', 'fixtures');
 const psVectors = JSON.parse(readFileSync(join(fixtures, 'pipescript.json'), 'utf8')) as PsVector[];
 const qVectors = (JSON.parse(readFileSync(join(fixtures, 'interpolators.json'), 'utf8')) as QueryVector[]).filter((v) => v.kind);
 
-/** Deep equality: key order ignored, -0 distinguished only where expected, optional tolerance. */
-function same(actual: unknown, expected: unknown, approx = false): boolean {
-  if (typeof expected === 'number') {
-    if (typeof actual !== 'number') return false;
-    if (approx && expected !== 0) return Math.abs(actual - expected) <= 1e-9 * Math.abs(expected);
-    return actual === expected;
-  }
-  if (expected === null || typeof expected !== 'object') return actual === expected;
-  if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => same(actual[i], e, approx));
-  }
-  if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
-  const a = actual as Record<string, unknown>;
-  const e = expected as Record<string, unknown>;
-  const ka = Object.keys(a).sort();
-  const ke = Object.keys(e).sort();
-  return ka.length === ke.length && ke.every((k, i) => ka[i] === k && same(a[k], e[k], approx));
-}
 
 /** The wire form read back as the engine-level view: missing t is 0, missing d is null. */
 const engineView = (wire: { t?: number; d?: unknown }[]): DP[] => wire.map((x) => ({ t: x.t ?? 0, d: x.d === undefined ? null : x.d }));

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Datapoint, PipeScriptError, datapointToJSON, parseScript, toPlain } from '../../src/pipescript';
+import { same } from '../compare';
 
 interface Vector {
   name: string;
@@ -21,25 +22,6 @@ interface Vector {
 
 const vectors = JSON.parse(readFileSync(join(__dirname, '../fixtures/pipescript.json'), 'utf8')) as Vector[];
 
-/** Deep comparison: -0 only distinguished where the vector says -0, key order ignored, optional tolerance. */
-function same(actual: unknown, expected: unknown, approx: boolean): boolean {
-  if (typeof expected === 'number') {
-    if (typeof actual !== 'number') return false;
-    if (Object.is(expected, -0)) return Object.is(actual, -0);
-    if (approx && expected !== 0) return Math.abs(actual - expected) <= 1e-9 * Math.abs(expected);
-    return actual === expected;
-  }
-  if (expected === null || typeof expected !== 'object') return actual === expected;
-  if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => same(actual[i], e, approx));
-  }
-  if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
-  const a = actual as Record<string, unknown>;
-  const e = expected as Record<string, unknown>;
-  const ka = Object.keys(a).sort();
-  const ke = Object.keys(e).sort();
-  return ka.length === ke.length && ke.every((k, i) => ka[i] === k && same(a[k], e[k], approx));
-}
 
 function plain(out: Datapoint[]): { t: number; d: unknown }[] {
   return out.map((x) => ({ t: x.t, d: toPlain(x.d) }));
