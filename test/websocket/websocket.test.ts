@@ -3,6 +3,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type TestApp, basic, createUser, keyAuth, makeApp } from '../helpers';
 import { Client, rest, waitFor, within, wsUrl } from './client';
 
+/** Resolves with the HTTP answer of a handshake the server refuses (rejects if it upgrades). */
+function refusedHandshake(ws: WebSocket): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    ws.on('open', () => reject(new Error('upgraded')));
+    ws.on('error', () => undefined);
+    ws.on('unexpected-response', (_req, r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => (body += c.toString()));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+  });
+}
+
 // websocket.md against real `ws` clients on the real app.
 let t: TestApp;
 let R: ReturnType<typeof rest>;
@@ -67,15 +80,7 @@ describe('handshake and authentication', () => {
     ] as const) {
       const ws = new WebSocket(wsUrl(t, query), { headers });
       const res = await within(
-        new Promise<{ status: number; body: string }>((resolve, reject) => {
-          ws.on('open', () => reject(new Error('upgraded')));
-          ws.on('error', () => undefined);
-          ws.on('unexpected-response', (_req, r) => {
-            let body = '';
-            r.on('data', (c: Buffer) => (body += c.toString()));
-            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-          });
-        }),
+        refusedHandshake(ws),
         3000,
         '401',
       );
@@ -115,15 +120,7 @@ describe('handshake and authentication', () => {
     try {
       const ws = new WebSocket(wsUrl(t), { headers: { authorization: ALICE } });
       const res = await within(
-        new Promise<{ status: number; body: string }>((resolve, reject) => {
-          ws.on('open', () => reject(new Error('upgraded')));
-          ws.on('error', () => undefined);
-          ws.on('unexpected-response', (_req, r) => {
-            let body = '';
-            r.on('data', (c: Buffer) => (body += c.toString()));
-            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-          });
-        }),
+        refusedHandshake(ws),
         3000,
         '503',
       );
