@@ -6,7 +6,7 @@ import type { Core } from '../core';
 import { CANT_ACCESS, findStream } from '../resolve';
 import { validator } from '../streams/schema';
 import type { Operator, StreamRef, StreamRow } from '../types';
-import { DOWNLINK, MAIN, type StoredPoint, type Sub } from './store';
+import { DOWNLINK, MAIN, type StoredPoint, type Sub } from '../../storage/types';
 import { type Transformer, compileTransform } from './transform';
 
 /** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */

@@ -1,21 +1,8 @@
 import type { Statement } from 'better-sqlite3';
-import type { DB } from '../../storage/db';
+import type { DB } from './db';
+import type { StoredPoint, Sub, SubstreamInfo } from '../types';
 
-export const MAIN = 0;
-export const DOWNLINK = 1;
-export type Sub = typeof MAIN | typeof DOWNLINK;
-
-export interface SubstreamInfo {
-  length: number;
-  last_t: number;
-  bytes: number;
-}
-
-/** A datapoint ready for storage: its timestamp and its wire-form JSON text. */
-export interface StoredPoint {
-  t: number;
-  j: string;
-}
+export { DOWNLINK, MAIN, type StoredPoint, type Sub, type SubstreamInfo } from '../types';
 
 const MULTI = 64;
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 
 export type DB = Database.Database;
 
-/** migrations/ sits at the package root both for src/ (tests) and dist/ (built). */
-export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
+/** migrations/ sits at the package root (three levels up) both for src/ (tests) and dist/ (built). */
+export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
 
 export interface OpenOptions {
   synchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
