@@ -2,11 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Datapoint } from '../../pipescript/datapoint';
 import type { StreamQuery, StreamReader } from '../../query/types';
+import type { UserRole } from '../../permissions';
+import { DOWNLINK, type InsertRule, MAIN, type StoredPoint, type Sub, type SyncReads } from '../../storage/types';
 import type { Core } from '../core';
-import { CANT_ACCESS, findStream } from '../resolve';
+import { CANT_ACCESS, findStream, findStreamSync } from '../resolve';
 import { validator } from '../streams/schema';
-import type { Operator, StreamRef, StreamRow } from '../types';
-import { DOWNLINK, MAIN, type StoredPoint, type Sub } from '../../storage/types';
+import type { Operator, StreamRef } from '../types';
 import { type Transformer, compileTransform } from './transform';
 
 /** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
@@ -87,21 +88,30 @@ export class DatapointService {
   }
 
   /** Resolve + read permission; not-found messages and the no-access answer are 403 here. */
-  openForRead(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): { ref: StreamRef; sub: Sub } {
-    const ref = findStream(this.core, user, device, stream, Err);
+  async openForRead(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): Promise<{ ref: StreamRef; sub: Sub }> {
+    const ref = await findStream(this.core, user, device, stream, Err);
+    return this.checkRead(op, ref, downlink, Err);
+  }
+
+  /** openForRead for the synchronous query pipeline (see SyncReads in storage/types.ts). */
+  openForReadSync(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): { ref: StreamRef; sub: Sub } {
+    return this.checkRead(op, findStreamSync(this.core, user, device, stream, Err), downlink, Err);
+  }
+
+  private checkRead(op: Operator, ref: StreamRef, downlink: boolean, Err: typeof ForbiddenError): { ref: StreamRef; sub: Sub } {
     const sub: Sub = downlink ? DOWNLINK : MAIN;
     if (!this.readable(op, ref, sub)) throw new Err(CANT_ACCESS);
     return { ref, sub };
   }
 
-  length(op: Operator, user: string, device: string, stream: string, downlink: boolean): number {
-    const { ref, sub } = this.openForRead(op, user, device, stream, downlink);
+  async length(op: Operator, user: string, device: string, stream: string, downlink: boolean): Promise<number> {
+    const { ref, sub } = await this.openForRead(op, user, device, stream, downlink);
     return this.core.data.length(ref.stream.id, sub);
   }
 
   /** Index of the first datapoint newer than t; past the end, the length (the original said 0, rest-api §12). */
-  time2index(op: Operator, user: string, device: string, stream: string, downlink: boolean, t: string | undefined): number {
-    const { ref, sub } = this.openForRead(op, user, device, stream, downlink, NotFoundError);
+  async time2index(op: Operator, user: string, device: string, stream: string, downlink: boolean, t: string | undefined): Promise<number> {
+    const { ref, sub } = await this.openForRead(op, user, device, stream, downlink, NotFoundError);
     const tv = t === undefined || t === '' ? NaN : Number(t);
     if (!Number.isFinite(tv)) throw new ForbiddenError('time2index requires an argument of "t" which is a decimal timestamp');
     return this.core.data.time2index(ref.stream.id, sub, tv);
@@ -121,43 +131,60 @@ export class DatapointService {
   }
 
   /** Plans an index query on an opened substream. */
-  planIndex(ref: StreamRef, sub: Sub, i1: number, i2: number, transform: Transformer | null): ReadPlan {
-    const n = this.core.data.length(ref.stream.id, sub);
+  async planIndex(ref: StreamRef, sub: Sub, i1: number, i2: number, transform: Transformer | null): Promise<ReadPlan> {
+    const n = await this.core.data.length(ref.stream.id, sub);
     const [a, b] = this.resolveIndexRange(n, i1, i2);
     return { ref, sub, i1: a, i2: b, transform, limit: 0 };
   }
 
   /** Plans a time query: t1 exclusive, t2 inclusive (0 = open), limit after the transform. */
-  planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): ReadPlan {
+  async planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): Promise<ReadPlan> {
     const id = ref.stream.id;
-    const n = this.core.data.length(id, sub);
-    const a = this.core.data.time2index(id, sub, t1, n);
-    let b = t2 > 0 ? this.core.data.time2index(id, sub, t2, n) : n;
+    const sync = this.core.storage.sync;
+    // Three lookups: on SQLite one synchronous pass (the length once), elsewhere awaited.
+    if (sync) return timePlan(ref, sub, t1, t2, limit, transform, sync);
+    const n = await this.core.data.length(id, sub);
+    const a = n === 0 ? 0 : await this.core.data.time2index(id, sub, t1);
+    let b = t2 > 0 && n > 0 ? await this.core.data.time2index(id, sub, t2) : n;
     if (b < a) b = a;
     if (limit > 0 && !transform && b - a > limit) b = a + limit;
     return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
   }
 
-  /** Stored rows of a plan, pulled in chunks so no SQLite statement stays open across event-loop turns. */
-  *rows(plan: ReadPlan): Generator<string[]> {
-    const id = plan.ref.stream.id;
-    for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
-      const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
-      if (rows.length === 0) return;
-      yield rows;
-    }
+  /** Stored wire texts of a plan, in batches: what a read without a transform sends as is. */
+  rows(plan: ReadPlan): AsyncIterableIterator<string[]> {
+    return this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK);
   }
 
-  /** The plan's datapoints as objects, transform and limit applied: what merges and datasets consume. */
+  /**
+   * The plan's datapoints as objects, transform and limit applied: what merges and datasets
+   * consume. Synchronous, over the engine's synchronous reads (see SyncReads in storage/types.ts).
+   */
   datapoints(plan: ReadPlan): Iterator<Datapoint> {
-    const rows = this.rows(plan);
+    const sync = this.syncReads();
+    const id = plan.ref.stream.id;
+    const sub = plan.sub;
+    const i1 = plan.i1;
+    const i2 = plan.i2;
+    // Chunked, so no SQLite statement stays open across event-loop turns.
     function* source(): Generator<Datapoint> {
-      for (const chunk of rows) for (const r of chunk) yield parseStored(r);
+      for (let i = i1; i < i2; i += READ_CHUNK) {
+        const rows = sync.read(id, sub, i, Math.min(i2, i + READ_CHUNK));
+        if (rows.length === 0) return;
+        for (const r of rows) yield parseStored(r);
+      }
     }
     let it: Iterator<Datapoint> = source();
     if (plan.transform) it = plan.transform.run(it);
     if (plan.limit > 0) it = limitIter(it, plan.limit);
     return it;
+  }
+
+  private syncReads(): SyncReads {
+    const sync = this.core.storage.sync;
+    // PostgreSQL will feed the pipeline by prefetch (storage/types.ts, SyncReads).
+    if (!sync) throw new Error('transforms, merges and datasets need an engine with synchronous reads');
+    return sync;
   }
 
   /** A StreamReader for merges and datasets, acting with the caller's permissions. */
@@ -166,25 +193,29 @@ export class DatapointService {
       const parts = path.split('/');
       if (parts.length < 3 || parts.length > 4) throw new ForbiddenError('The requested stream was not found.');
       if (parts.length === 4 && parts[3] !== 'downlink') throw new ForbiddenError('Unrecognized substream type');
-      return this.openForRead(op, parts[0], parts[1], parts[2], parts.length === 4);
+      return this.openForReadSync(op, parts[0], parts[1], parts[2], parts.length === 4);
     };
+    const sync = this.syncReads();
     return {
       query: (q: StreamQuery) => {
         const { ref, sub } = open(q.stream);
         const transform = compileTransform(q.transform);
         const isTime = !!(q.t1 || q.t2 || q.limit);
         if (isTime && (q.i1 || q.i2)) throw new ForbiddenError('Only one query method (index or time) can be used at a time');
-        const plan = isTime
-          ? this.planTime(ref, sub, q.t1 ?? 0, q.t2 ?? 0, q.limit ?? 0, transform)
-          : this.planIndex(ref, sub, q.i1 ?? 0, q.i2 ?? 0, transform);
+        let plan: ReadPlan;
+        if (isTime) plan = timePlan(ref, sub, q.t1 ?? 0, q.t2 ?? 0, q.limit ?? 0, transform, sync);
+        else {
+          const [a, b] = this.resolveIndexRange(sync.length(ref.stream.id, sub), q.i1 ?? 0, q.i2 ?? 0);
+          plan = { ref, sub, i1: a, i2: b, transform, limit: 0 };
+        }
         return this.datapoints(plan);
       },
       queryFrom: (stream: string, transformSrc: string | undefined, tstart: number, backtrack: number) => {
         const { ref, sub } = open(stream);
         const transform = compileTransform(transformSrc);
-        const n = this.core.data.length(ref.stream.id, sub);
+        const n = sync.length(ref.stream.id, sub);
         let i1 = 0;
-        if (tstart !== 0) i1 = Math.max(0, this.core.data.time2index(ref.stream.id, sub, tstart, n) - backtrack);
+        if (tstart !== 0) i1 = Math.max(0, sync.time2index(ref.stream.id, sub, tstart, n) - backtrack);
         return this.datapoints({ ref, sub, i1, i2: n, transform, limit: 0 });
       },
     };
@@ -219,14 +250,14 @@ export class DatapointService {
 
   /**
    * The insert of rest-api §8.1 steps 1–8. `points` come from parseInsertBody (or the websocket);
-   * their `t` may be rewritten. All-or-nothing; publishes what was stored.
+   * their `t` may be rewritten. All-or-nothing; publishes what was stored once it is committed.
    */
-  insert(op: Operator, user: string, device: string, stream: string, points: Datapoint[], opts: InsertOptions): void {
-    const ref = findStream(this.core, user, device, stream, ForbiddenError);
-    this.insertInto(op, ref, points, opts);
+  async insert(op: Operator, user: string, device: string, stream: string, points: Datapoint[], opts: InsertOptions): Promise<void> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
+    return this.insertInto(op, ref, points, opts);
   }
 
-  insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): void {
+  insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): Promise<void> {
     const owner = op.device.id === ref.device.id;
     let sub: Sub = opts.downlink ? DOWNLINK : MAIN;
     let o = '';
@@ -237,79 +268,96 @@ export class DatapointService {
     const w = this.core.accessDevice(op, ref.device).write;
     if (sub === MAIN && !w.can_access_stream_data) throw new ForbiddenError('Write access to stream data denied.');
     if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
-    this.store(ref, sub, points, o, opts.restamp);
+    return this.store(ref, sub, points, o, opts.restamp);
   }
 
-  /** Steps 4–8 without permission checks: also used for the meta log and imports. */
-  store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): void {
+  /**
+   * Steps 4–7: timestamps, schema and order within the batch; returns the points with their
+   * writer set. Throws on the first refusal, before anything reaches storage.
+   */
+  validate(ref: StreamRef, points: Datapoint[], o: string): Datapoint[] {
     const n = points.length;
-    if (n > 0) {
-      let now = 0;
+    let now = 0;
+    for (let i = 0; i < n; i++) {
+      if (points[i].t === 0) {
+        if (now === 0) now = nowSeconds();
+        points[i].t = now;
+      }
+    }
+    const validate = validator(ref.stream.schema);
+    if (validate) {
       for (let i = 0; i < n; i++) {
-        if (points[i].t === 0) {
-          if (now === 0) now = nowSeconds();
-          points[i].t = now;
+        if (!validate(points[i].d)) throw new ForbiddenError("At least one datapoint did not conform to the stream's schema");
+      }
+    }
+    for (let i = 1; i < n; i++) {
+      if (points[i].t < points[i - 1].t) throw new ForbiddenError('Timestamps are not ordered!');
+    }
+    for (let i = 0; i < n; i++) {
+      if (o === '') delete points[i].o;
+      else points[i].o = o;
+    }
+    return points;
+  }
+
+  /**
+   * The part of the insert decided against the stored state, inside the engine's transaction:
+   * the ordering and restamp rule (data-model §6), the wire text, the owner's size quotas.
+   * `points` must be validated; their `t` is restamped in place.
+   */
+  insertRule(owner: { role: string }, points: Datapoint[], o: string, restamp: boolean): InsertRule {
+    const role: UserRole = this.core.permissions.userRole(owner.role);
+    return {
+      prepare: (info) => {
+        const e = info.length === 0 ? 0 : info.last_t;
+        if (e > points[0].t) {
+          if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
+          // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
+          for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
         }
-      }
-      const validate = validator(ref.stream.schema);
-      if (validate) {
-        for (let i = 0; i < n; i++) {
-          if (!validate(points[i].d)) throw new ForbiddenError("At least one datapoint did not conform to the stream's schema");
+        const stored: StoredPoint[] = new Array(points.length);
+        const oText = o === '' ? null : JSON.stringify(o);
+        let bytes = 0;
+        for (let i = 0; i < points.length; i++) {
+          const d = points[i].d;
+          const j = wireJSON(points[i].t, d === null ? null : typeof d === 'number' ? numText(d) : JSON.stringify(d), oText);
+          bytes += j.length;
+          stored[i] = { t: points[i].t, j };
         }
+        return { points: stored, bytes };
+      },
+      maxStreamBytes: role.max_stream_size > 0 ? role.max_stream_size : 0,
+      maxDeviceBytes: role.max_device_size > 0 ? role.max_device_size : 0,
+      quotaError: (which) => new ForbiddenError(which === 'stream' ? 'Insert Failed: Exceeded stream size limit' : 'Insert Failed: Exceeded device size limit'),
+    };
+  }
+
+  /** Steps 4–8 without permission checks: also used for imports. */
+  async store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): Promise<void> {
+    if (points.length > 0) {
+      this.validate(ref, points, o);
+      if (!ref.stream.ephemeral) {
+        await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub }, this.insertRule(ref.user, points, o, restamp));
       }
-      for (let i = 1; i < n; i++) {
-        if (points[i].t < points[i - 1].t) throw new ForbiddenError('Timestamps are not ordered!');
-      }
-      const oo = o === '' ? null : o;
-      for (let i = 0; i < n; i++) {
-        if (oo === null) delete points[i].o;
-        else points[i].o = oo;
-      }
-      if (!ref.stream.ephemeral) this.persist(ref, sub, points, oo, restamp);
     }
     this.publish(ref, sub, points);
-  }
-
-  private persist(ref: StreamRef, sub: Sub, points: Datapoint[], o: string | null, restamp: boolean): void {
-    const core = this.core;
-    const id = ref.stream.id;
-    const role = core.permissions.userRole(ref.user.role);
-    core.tx(() => {
-      const info = core.data.substream(id, sub);
-      const e = info.length === 0 ? 0 : info.last_t;
-      if (e > points[0].t) {
-        if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
-        // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
-        for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
-      }
-      const stored: StoredPoint[] = new Array(points.length);
-      const oText = o === null ? null : JSON.stringify(o);
-      let bytes = 0;
-      for (let i = 0; i < points.length; i++) {
-        const d = points[i].d;
-        const j = wireJSON(points[i].t, d === null ? null : typeof d === 'number' ? numText(d) : JSON.stringify(d), oText);
-        bytes += j.length;
-        stored[i] = { t: points[i].t, j };
-      }
-      if (role.max_stream_size > 0 && info.bytes + bytes > role.max_stream_size) {
-        throw new ForbiddenError('Insert Failed: Exceeded stream size limit');
-      }
-      if (role.max_device_size > 0 && core.data.deviceBytesUsed(ref.device.id) + bytes > role.max_device_size) {
-        throw new ForbiddenError('Insert Failed: Exceeded device size limit');
-      }
-      core.data.append(id, sub, info, stored, bytes);
-    });
   }
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {
     const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
     if (this.core.bus.listenerCount(path) > 0) this.core.bus.publish({ stream: path, data: points });
   }
+}
 
-  /** Deletes the data of one substream (DELETE ?downlink=true, downlink switched off). */
-  clearSubstream(stream: StreamRow, sub: Sub): void {
-    this.core.data.deleteSubstream(stream.id, sub);
-  }
+/** A time plan over synchronous reads: the length once, two binary searches. */
+function timePlan(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null, sync: SyncReads): ReadPlan {
+  const id = ref.stream.id;
+  const n = sync.length(id, sub);
+  const a = sync.time2index(id, sub, t1, n);
+  let b = t2 > 0 ? sync.time2index(id, sub, t2, n) : n;
+  if (b < a) b = a;
+  if (limit > 0 && !transform && b - a > limit) b = a + limit;
+  return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
 }
 
 function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {

@@ -36,13 +36,13 @@ const present = (v: string | undefined): v is string => v !== undefined && v !==
 export const registerData: Register = (app, { svc, api }) => {
   app.get(
     '/api/v1/crud/:user/:device/:stream/data',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       const q = req.query as Q;
       const downlink = DatapointService.goBool(q.downlink);
-      if (q.q === 'length') return sendText(reply, String(svc.data.length(op, user, device, stream, downlink)));
-      if (q.q === 'time2index') return sendJSON(reply, svc.data.time2index(op, user, device, stream, downlink, q.t));
+      if (q.q === 'length') return sendText(reply, String(await svc.data.length(op, user, device, stream, downlink)));
+      if (q.q === 'time2index') return sendJSON(reply, await svc.data.time2index(op, user, device, stream, downlink, q.t));
 
       let kind: 'index' | 'time';
       let i1 = 0;
@@ -73,9 +73,9 @@ export const registerData: Register = (app, { svc, api }) => {
         limit = l;
       } else throw new BadRequestError(RANGE_MSG);
 
-      const { ref, sub } = svc.data.openForRead(op, user, device, stream, downlink);
+      const { ref, sub } = await svc.data.openForRead(op, user, device, stream, downlink);
       const transform = compileTransform(q.transform);
-      const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
+      const plan = kind === 'index' ? await svc.data.planIndex(ref, sub, i1, i2, transform) : await svc.data.planTime(ref, sub, t1, t2, limit, transform);
       if (!plan.transform) {
         return sendRowChunks(reply, svc.data.rows(plan));
       }
@@ -84,11 +84,11 @@ export const registerData: Register = (app, { svc, api }) => {
   );
 
   const insert = (restamp: boolean) =>
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       const points = DatapointService.parseInsertBody(requireBody(req));
-      svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
+      await svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
       return sendText(reply, 'ok');
     });
   app.post('/api/v1/crud/:user/:device/:stream/data', insert(false));
