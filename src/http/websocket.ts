@@ -19,11 +19,11 @@ import type { Services } from '../domain';
 import { DatapointService } from '../domain/datapoints/service';
 import { compileTransform } from '../domain/datapoints/transform';
 import { NOBODY, type Operator } from '../domain/types';
-import { UnauthorizedError } from '../errors';
+import { TooManyRequestsError, UnauthorizedError } from '../errors';
 import { type Datapoint, type Script, datapointToJSON } from '../pipescript';
 import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
-import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds } from './context';
+import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, sendTooMany } from './context';
 import { sendError } from './errors';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
@@ -439,8 +439,9 @@ export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
           return reply.code(503).type('application/json; charset=utf-8').send('{"code": 503, "msg": "ConnectorDB is currently inactive", "ref": "DISABLED"}');
         }
         try {
-          ops.set(req, await authenticate(ctx.svc, ctx.cookies, req));
+          ops.set(req, await authenticate(ctx.svc, ctx.cookies, req, ctx.logins));
         } catch (e) {
+          if (e instanceof TooManyRequestsError) return sendTooMany(reply, e);
           if (!(e instanceof UnauthorizedError)) throw e;
           if (ctx.config.failed_login_delay > 0) await new Promise((r) => setTimeout(r, ctx.config.failed_login_delay));
           return sendError(reply, 401, e.message);
