@@ -337,11 +337,15 @@ export function program(): Command {
       await clientImport(new Rest(url, u, await passwordArg(pw)), indir, progress('client-import', 'datapoints'));
     });
 
-  p.command('pipescript <script>')
+  // The words after `pipescript` go to its own parser untouched, so a script may start with '-'.
+  p.command('pipescript')
+    .usage('SCRIPT [--input FILE]')
     .description('run a PipeScript over a JSON array of datapoints from stdin (or --input FILE)')
-    .option('--input <file>', 'read the datapoints from this file')
-    .action(async (script: string, o: { input?: string }) => {
-      const args = [script, ...(o.input ? ['--input', o.input] : [])];
+    .argument('[args...]')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .action(async (args: string[]) => {
       process.exitCode = await pipescriptCli(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     });
   return p;

@@ -58,13 +58,18 @@ export class MetaLog {
     this.data.store({ user, device: meta, stream: log, path: `${user.name}/meta/log` }, MAIN, [{ t: 0, d: { cmd, arg } }], 'ConnectorDB', true);
   }
 
-  /** `target` is the user the object belongs to (undefined when it no longer exists). */
-  write(op: Operator, cmd: LogCmd, arg: string, target: UserRow | undefined): void {
+  /**
+   * `target` is the user the object belongs to (undefined when it no longer exists). `skipTarget`:
+   * the object was the target's own log, which is not re-created to record its deletion (the
+   * original answered `ok` and logged nothing about it there).
+   */
+  write(op: Operator, cmd: LogCmd, arg: string, target: UserRow | undefined, skipTarget = false): void {
     if (!op.nobody) {
       const actor = this.core.users.getById(op.user.id);
-      if (actor && !(cmd === 'DeleteUser' && target && target.id === actor.id)) this.append(actor, cmd, arg);
+      const own = target !== undefined && target.id === op.user.id;
+      if (actor && !(own && (cmd === 'DeleteUser' || skipTarget))) this.append(actor, cmd, arg);
     }
-    if (target && target.id !== op.user.id && cmd !== 'DeleteUser') {
+    if (target && target.id !== op.user.id && cmd !== 'DeleteUser' && !skipTarget) {
       const fresh = this.core.users.getById(target.id);
       if (fresh) this.append(fresh, cmd, arg);
     }

@@ -110,20 +110,25 @@ export class DeviceService {
     };
   }
 
-  /** Inserts a prepared device and its streams; must run inside a transaction. */
-  insertPrepared(op: Operator, owner: UserRow, p: { row: Omit<DeviceRow, 'id'>; streams: [string, Record<string, unknown>][] }): DeviceRow {
+  /**
+   * Inserts a prepared device and its streams; must run inside a transaction. As in the original,
+   * one create logs one entry: the nested streams (and a device nested in a user create) are not
+   * logged on their own.
+   */
+  insertPrepared(op: Operator, owner: UserRow, p: { row: Omit<DeviceRow, 'id'>; streams: [string, Record<string, unknown>][] }, nested = false): DeviceRow {
     const id = this.core.devices.insert(p.row);
     const d = this.core.devices.getById(id)!;
-    this.log.write(op, 'CreateDevice', `${owner.name}/${d.name}`, owner);
+    if (!nested) this.log.write(op, 'CreateDevice', `${owner.name}/${d.name}`, owner);
     this.createStreams(op, owner, d, p.streams);
     return d;
   }
 
+  /** Streams nested in a device or user create (not logged on their own). */
   createStreams(op: Operator, owner: UserRow, d: DeviceRow, streams: [string, Record<string, unknown>][]): StreamRow[] {
     return streams.map(([sname, sbody]) => {
       if (!sname || /[/\\ ?]/.test(sname)) throw new ForbiddenError('Invalid Username, usernames may not contain / \\ ? or spaces');
       const b = createBody(sbody, { schema: 'string', nickname: 'string', description: 'string', icon: 'string', datatype: 'string', ephemeral: 'boolean', downlink: 'boolean' }, 'StreamMaker');
-      return this.streams.insertPrepared(op, owner, d, this.streams.prepare(op, owner, d, sname, b));
+      return this.streams.insertPrepared(op, owner, d, this.streams.prepare(op, owner, d, sname, b), true);
     });
   }
 

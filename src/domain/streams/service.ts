@@ -115,10 +115,10 @@ export class StreamService {
     };
   }
 
-  /** Inserts inside the caller's transaction; logs CreateStream. */
-  insertPrepared(op: Operator, owner: UserRow, device: DeviceRow, row: Omit<StreamRow, 'id'>): StreamRow {
+  /** Inserts inside the caller's transaction; logs CreateStream unless nested in a device/user create. */
+  insertPrepared(op: Operator, owner: UserRow, device: DeviceRow, row: Omit<StreamRow, 'id'>, nested = false): StreamRow {
     const id = this.core.streams.insert(row);
-    this.log.write(op, 'CreateStream', `${owner.name}/${device.name}/${row.name}`, owner);
+    if (!nested) this.log.write(op, 'CreateStream', `${owner.name}/${device.name}/${row.name}`, owner);
     return this.core.streams.getById(id)!;
   }
 
@@ -157,7 +157,8 @@ export class StreamService {
         this.core.data.deleteStream(ref.stream.id);
         this.core.streams.delete(ref.stream.id);
       }
-      this.log.write(op, 'DeleteStream', ref.path, ref.user);
+      const ownLog = !downlinkOnly && ref.device.name === 'meta' && ref.stream.name === 'log';
+      this.log.write(op, 'DeleteStream', ref.path, ref.user, ownLog);
     });
   }
 }

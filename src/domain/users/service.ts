@@ -230,7 +230,7 @@ export class UserService {
       this.devices.createStreams(op, nu, userDev, streams);
       for (const [dn, db] of devices) {
         if (!dn || /[/\\ ?]/.test(dn)) throw new ForbiddenError('The provided name is not valid, it may not contain /, \\, space, ? or be blank');
-        this.devices.insertPrepared(op, nu, this.devices.prepare(op, nu, dn, db, true));
+        this.devices.insertPrepared(op, nu, this.devices.prepare(op, nu, dn, db, true), true);
       }
       return nu;
     });
