@@ -4,6 +4,7 @@ import { buildApp } from './app';
 import type { Config } from './config';
 import { databaseFile, resolvePath } from './config/load';
 import { loadPermissions } from './config/permissions';
+import { lockDatabase } from './ops/lock';
 import { checkNotOriginalDatabase } from './ops/original';
 import type { Permissions } from './permissions';
 import { type DB, openDatabase } from './storage/db';
@@ -68,13 +69,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   for (const w of opts.warnings ?? []) logger.warn(w);
   const file = databaseFile(config);
   checkNotOriginalDatabase(file);
-  const db = openDatabase(file, { synchronous: config.sql.synchronous });
+  // One server per database: a second one would serve it too, but miss the first's live updates.
+  const lock = lockDatabase(file, config.dir);
+  let db: DB;
   let app: FastifyInstance;
+  try {
+    db = openDatabase(file, { synchronous: config.sql.synchronous });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   try {
     app = buildApp({ config, db, logger, permissions }).app;
     await app.listen({ host: config.hostname || '0.0.0.0', port: config.port });
   } catch (e) {
     db.close();
+    lock.release();
     throw e;
   }
   const addr = app.server.address();
@@ -106,6 +116,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           app.log.warn({ err: e }, 'WAL checkpoint failed');
         }
         db.close();
+        lock.release();
       }
     })());
   if (opts.installSignals) installSignalHandlers(app, logger, close);
