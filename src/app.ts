@@ -33,6 +33,16 @@ declare module 'fastify' {
 const SECURITY_HEADERS = { 'x-frame-options': 'deny', 'x-xss-protection': '1; mode=block', 'x-content-type-options': 'nosniff' };
 const isApiUrl = (url: string): boolean => url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
 
+/**
+ * The query string as the original read it (Go's `URL.Query().Get`): a repeated parameter counts
+ * with its first value (`?q=this&q=countusers` is `q=this`), so no route ever sees an array.
+ */
+export function firstValueQuery(qs: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of new URLSearchParams(qs)) if (!Object.prototype.hasOwnProperty.call(out, k)) out[k] = v;
+  return out;
+}
+
 /** Strips credentials from a URL before it reaches a log line. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&]apikey=)[^&]*/gi, '$1[redacted]');
@@ -55,9 +65,12 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: config.insert_limit_bytes,
+    // X-Forwarded-For/-Proto only from the configured proxies: req.ip keys the failed-login limit
+    // and req.protocol decides the Secure cookie attribute.
+    ...(config.trust_proxy.trim() !== '' ? { trustProxy: config.trust_proxy } : {}),
     // Our onResponse hook writes the one line per request (credentials redacted).
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500, querystringParser: firstValueQuery },
     // The original registered no HEAD routes: HEAD is a wrong method (rest-api §10.2).
     exposeHeadRoutes: false,
     // Router-level failures (undecodable URL, over-long segment) still answer the error JSON (§1.5).

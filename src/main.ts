@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Config, configFileText, defaultConfig } from './config';
 import { CONFIG_NAME, databaseFile, readConfig } from './config/load';
@@ -63,11 +63,33 @@ interface RunOpts extends GlobalOpts {
   vvv?: boolean;
 }
 
+/** `--port`: a whole number from 0 to 65535, said in words otherwise (not "NaN"). */
+export function parsePort(text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(n >= 0 && n <= 65535)) throw new Error(`--port must be a whole number from 0 to 65535, not "${text}"`);
+  return n;
+}
+
+/** Letters and digits only: a password a shell, a form and a URL take as is (never a leading '-'). */
+export function firstRunPassword(length = 16): string {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < length; i++) s += abc[randomInt(abc.length)];
+  return s;
+}
+
+const NO_USER_HINT = (dir: string) =>
+  `Nobody can log in yet: add an admin with
+  connectordb user add ${dir} NAME --email ADDRESS --role admin
+` +
+  `(next time, create the folder with one: connectordb create DIR --user NAME:PASSWORD)`;
+
 /** Flags override environment and file (precedence flags > env > file > defaults). */
 function flagOverrides(o: RunOpts): (c: Config) => void {
   return (c) => {
     if (o.host !== undefined) c.hostname = o.host;
-    if (o.port !== undefined) c.port = o.port.trim() === '' ? NaN : Number(o.port);
+    if (o.port !== undefined) c.port = parsePort(o.port);
     if (o.logfile !== undefined) c.logfile = o.logfile;
     if (o.loglevel !== undefined) c.loglevel = o.loglevel;
     if (o.vvv) c.loglevel = 'debug';
@@ -76,9 +98,20 @@ function flagOverrides(o: RunOpts): (c: Config) => void {
 }
 
 async function run(dir: string, o: RunOpts): Promise<void> {
+  if (!existsSync(dir)) {
+    throw new Error(`The database folder ${path.resolve(dir)} does not exist.\nCreate it with: connectordb create ${dir} --user NAME:PASSWORD  (or: connectordb start ${dir})`);
+  }
+  if (statSync(dir).isDirectory() && !existsSync(path.join(dir, CONFIG_NAME)) && !existsSync(path.join(dir, 'db.sqlite3'))) {
+    throw new Error(
+      `${path.resolve(dir)} is not a ConnectorDB database folder (no ${CONFIG_NAME}, no db.sqlite3).\n` +
+        `Create one with: connectordb create ${dir} --user NAME:PASSWORD  (or: connectordb start ${dir}, which creates it with an admin)`,
+    );
+  }
   const { config, warnings } = readConfig(dir, { overrides: flagOverrides(o) });
   const permissions = loadPermissions(config, { join: o.join });
   const s = await startServer(config, { installSignals: true, permissions, warnings });
+  // `await` keeps this right whether the store answers now or (after the storage move) later.
+  if ((await s.app.cdb.svc.core.users.count()) === 0) s.logger.warn(NO_USER_HINT(dir));
   s.logger.info(`ConnectorDB ${VERSION} is serving ${path.resolve(dir)} at ${s.url}`);
 }
 
@@ -97,10 +130,40 @@ async function withFolder<T>(dir: string, fn: (o: OpenedDatabase) => T | Promise
   }
 }
 
-/** A password given as an argument, or `-`/absent: the first line of stdin. */
+/** Reads one line from a terminal without echoing it (raw mode; backspace edits, Ctrl-C aborts). */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  // Echo off before the prompt appears, so nothing typed after it is ever shown.
+  stdin.setRawMode(true);
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
+        if (ch === '\u0003') return done(new Error('Cancelled'));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else if (ch >= ' ') text += ch;
+      }
+    };
+    stdin.setEncoding('utf8');
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+/** A password given as an argument, or `-`/absent: typed at a terminal without echo, or the first line of stdin. */
 async function passwordArg(p: string | undefined): Promise<string> {
   if (p !== undefined && p !== '-') return p;
-  if (process.stdin.isTTY) process.stderr.write('Password: ');
+  if (process.stdin.isTTY) return readHidden('Password: ');
   let text = '';
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) {
@@ -128,10 +191,13 @@ export function program(): Command {
   p.option('--semver', 'print only the version');
   p.option('--logfile <file>', 'write logs to this file as JSON lines (default: stdout)');
   p.option('-l, --loglevel <level>', 'debug, info, warn or error');
-  p.action((o: { semver?: boolean }) => {
-    if (o.semver) console.log(VERSION);
-    else p.help();
+  // No action on the program itself, so a mistyped command is "unknown command 'x' (Did you mean
+  // y?)" with exit 1, not "too many arguments".
+  p.on('option:semver', () => {
+    console.log(VERSION);
+    process.exit(0);
   });
+  p.showSuggestionAfterError(true);
 
   p.command('create <dir>')
     .description('create a new database folder (config + SQLite), optionally with an admin user')
@@ -141,6 +207,7 @@ export function program(): Command {
       const u = o.user ? { ...parseUser(o.user), email: o.email } : undefined;
       await createDatabase(dir, u);
       console.log(`Created ConnectorDB database in ${path.resolve(dir)}${u ? ` with admin user '${u.name}'` : ''}`);
+      if (!u) console.log(NO_USER_HINT(dir));
     });
 
   const runFlags = (c: Command) =>
@@ -159,7 +226,7 @@ export function program(): Command {
     async (dir: string | undefined, _o: RunOpts, cmd: Command) => {
       const d = dir ?? 'cdb-data';
       if (!existsSync(path.join(d, CONFIG_NAME)) && usableNewDir(d)) {
-        const password = randomBytes(9).toString('base64url');
+        const password = firstRunPassword();
         await createDatabase(d, { name: 'admin', password, email: 'root@localhost' });
         console.log(
           `Created ${path.resolve(d)} with the admin user.\n  Log in as   admin / ${password}\n` +
@@ -179,12 +246,27 @@ export function program(): Command {
   p.command('import <dir> <indir>')
     .description('import an export of this server or of ConnectorDB 0.3 (versions 1 and 2); all or nothing')
     .action(async (dir: string, indir: string) => {
-      // A folder without config and database (new, or a volume holding just the export) is set up.
+      // A folder without config and database (new, or a volume holding just the export) is set up,
+      // and removed again (only what was created) when the import fails.
+      let created: (() => void) | undefined;
       if (!existsSync(path.join(dir, CONFIG_NAME)) && !existsSync(path.join(dir, 'db.sqlite3'))) {
+        const existed = existsSync(dir);
         await createDatabase(dir, undefined, { anyDir: true });
-        console.error(`Created ConnectorDB database in ${path.resolve(dir)}`);
+        created = () => {
+          if (!existed) rmSync(dir, { recursive: true, force: true });
+          else for (const f of [CONFIG_NAME, 'db.sqlite3', 'db.sqlite3-wal', 'db.sqlite3-shm']) rmSync(path.join(dir, f), { force: true });
+        };
       }
-      await withFolder(dir, ({ svc }) => importDatabase(svc, indir, progress('import', 'bytes')));
+      try {
+        await withFolder(dir, ({ svc }) => importDatabase(svc, indir, progress('import', 'bytes')));
+      } catch (e) {
+        if (created) {
+          created();
+          throw new Error(`${e instanceof Error ? e.message : String(e)}\nThe new database folder ${path.resolve(dir)} was removed again.`);
+        }
+        throw e;
+      }
+      if (created) console.error(`Created ConnectorDB database in ${path.resolve(dir)}`);
     });
 
   p.command('backup <dir> <file>')
@@ -337,11 +419,15 @@ export function program(): Command {
       await clientImport(new Rest(url, u, await passwordArg(pw)), indir, progress('client-import', 'datapoints'));
     });
 
-  p.command('pipescript <script>')
+  // The words after `pipescript` go to its own parser untouched, so a script may start with '-'.
+  p.command('pipescript')
+    .usage('SCRIPT [--input FILE]')
     .description('run a PipeScript over a JSON array of datapoints from stdin (or --input FILE)')
-    .option('--input <file>', 'read the datapoints from this file')
-    .action(async (script: string, o: { input?: string }) => {
-      const args = [script, ...(o.input ? ['--input', o.input] : [])];
+    .argument('[args...]')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .action(async (args: string[]) => {
       process.exitCode = await pipescriptCli(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     });
   return p;

@@ -65,7 +65,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const permissions = opts.permissions ?? loadPermissions(config);
   const logger = opts.logger ?? makeLogger(config);
   for (const w of opts.warnings ?? []) logger.warn(w);
-  const storage = openStorage(config);
+  // One server per database: a second one would serve it too, but miss the first's live updates.
+  const storage = openStorage(config, { lock: true });
   let app: FastifyInstance;
   try {
     app = buildApp({ config, storage, logger, permissions }).app;

@@ -79,15 +79,18 @@ export class MetaLog {
   /**
    * Adds the entries of one operation to `plan`. `target` is the user the object belongs to
    * (undefined when it no longer exists, a NewUserTarget when the operation creates it).
+   * `skipTarget`: the object was the target's own log, which is not re-created to record its
+   * deletion (the original answered `ok` and logged nothing about it there).
    */
-  async write(plan: LogPlan, op: Operator, cmd: LogCmd, arg: string, target: UserRow | NewUserTarget | undefined): Promise<LogPlan> {
+  async write(plan: LogPlan, op: Operator, cmd: LogCmd, arg: string, target: UserRow | NewUserTarget | undefined, skipTarget = false): Promise<LogPlan> {
     const isNew = target !== undefined && 'newUser' in target;
     const targetId = target === undefined ? undefined : isNew ? NEW_USER : target.id;
     if (!op.nobody) {
       const actor = await this.core.users.getById(op.user.id);
-      if (actor && !(cmd === 'DeleteUser' && targetId === actor.id)) this.append(plan, actor, actor.id, cmd, arg);
+      const own = actor !== undefined && targetId === actor.id;
+      if (actor && !(own && (cmd === 'DeleteUser' || skipTarget))) this.append(plan, actor, actor.id, cmd, arg);
     }
-    if (target && targetId !== op.user.id && cmd !== 'DeleteUser') {
+    if (target && targetId !== op.user.id && cmd !== 'DeleteUser' && !skipTarget) {
       if (isNew) this.append(plan, target.newUser, NEW_USER, cmd, arg);
       else {
         const fresh = await this.core.users.getById(target.id);

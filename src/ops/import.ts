@@ -18,6 +18,8 @@ export interface ImportStats {
   devices: number;
   streams: number;
   datapoints: number;
+  /** `meta` devices not imported (each user gets a fresh, empty `meta/log`). */
+  skippedMeta: number;
   warnings: string[];
 }
 
@@ -86,7 +88,7 @@ function dataBytes(dir: string): number {
  */
 export async function importDatabase(svc: Services, inDir: string, progress: ProgressSink = silentProgress): Promise<ImportStats> {
   const version = exportVersion(inDir);
-  const stats: ImportStats = { version, users: 0, devices: 0, streams: 0, datapoints: 0, warnings: [] };
+  const stats: ImportStats = { version, users: 0, devices: 0, streams: 0, datapoints: 0, skippedMeta: 0, warnings: [] };
   const warn = (m: string) => {
     stats.warnings.push(m);
     progress.info(`warning: ${m}`);
@@ -211,7 +213,11 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     const json = readObject(path.join(ddir, DEVICE_FILE));
     const name = str(json, 'name', path.basename(ddir));
     where = `${u.name}/${name}`;
-    if (name === 'meta') return; // re-created empty with the user (§7.2)
+    if (name === 'meta') {
+      // Re-created empty with the user (§7.2); said in the summary.
+      stats.skippedMeta++;
+      return;
+    }
     let d: DeviceRow;
     if (name === 'user') {
       const cur = (await core.devices.get(u.id, 'user'))!;
@@ -285,6 +291,10 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(`Import failed at ${where || inDir}: ${msg}\nNothing was imported (the database is unchanged).`);
   }
-  progress.end(`Imported ${stats.users} users, ${stats.devices} devices, ${stats.streams} streams, ${stats.datapoints} datapoints (export version ${version})`);
+  const skipped =
+    stats.skippedMeta > 0
+      ? `\nSkipped ${stats.skippedMeta} meta device${stats.skippedMeta === 1 ? '' : 's'} (meta/log, the original's log of operations): every user starts with a new, empty meta/log.`
+      : '';
+  progress.end(`Imported ${stats.users} users, ${stats.devices} devices, ${stats.streams} streams, ${stats.datapoints} datapoints (export version ${version})${skipped}`);
   return stats;
 }

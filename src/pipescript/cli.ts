@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Datapoint } from './datapoint';
 import { PipeScriptError } from './errors';
-import { datapointToJSON } from './json';
+import { valueToJSON } from './json';
 import { parseScript } from './script';
 
 export interface CliIO {
@@ -11,7 +11,16 @@ export interface CliIO {
 }
 
 const USAGE = 'usage: connectordb pipescript SCRIPT [--input FILE]\n' +
-  'Runs SCRIPT over a JSON array of datapoints read from stdin (or FILE) and prints the result as a JSON array.\n';
+  'Runs SCRIPT over a JSON array of datapoints read from stdin (or FILE) and prints the result as a JSON array.\n' +
+  'A SCRIPT may start with "-" (e.g. "-5 % 3"); only --input, --help and -h are options.\n';
+
+/**
+ * One output datapoint as the original's pipescript Datapoint marshalled it: `t` and `d` always
+ * (no omitempty: `{"t":0,"d":null}`), never `o`, PipeScript number kinds exact.
+ */
+export function cliDatapointJSON(dp: Datapoint): string {
+  return '{"t":' + valueToJSON(dp.t) + ',"d":' + valueToJSON(dp.d === undefined ? null : dp.d) + '}';
+}
 
 async function readAll(s: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -48,7 +57,9 @@ export async function pipescriptCli(args: string[], io: CliIO): Promise<number> 
   let file: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--input' || a === '-i') {
+    // Anything else starting with '-' is a script (`-5 % 3`, `-false`, `-i`): only these are options.
+    if (a === '--' && script === undefined && i + 1 < args.length) script = args[++i];
+    else if (a === '--input') {
       file = args[++i];
       if (file === undefined) {
         await write(io.stderr, USAGE);
@@ -74,7 +85,7 @@ export async function pipescriptCli(args: string[], io: CliIO): Promise<number> 
     const input = toDatapoints(text.trim() === '' ? [] : JSON.parse(text));
     const parts: string[] = [];
     const it = s.run(input[Symbol.iterator]());
-    for (let r = it.next(); !r.done; r = it.next()) parts.push(datapointToJSON(r.value));
+    for (let r = it.next(); !r.done; r = it.next()) parts.push(cliDatapointJSON(r.value));
     await write(io.stdout, '[' + parts.join(',') + ']\n');
     return 0;
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { databaseFile } from '../config/load';
 import { SqliteStorage } from './sqlite';
+import { lockDatabase } from './sqlite/lock';
 import { checkNotOriginalDatabase } from './sqlite/original';
 
 export type { Storage } from './types';
@@ -10,8 +11,15 @@ export { SqliteStorage } from './sqlite';
  * Opens the configured engine: the composition root's one place that names an engine (services
  * only see `Storage`). `sql.type` is validated at config load; PostgreSQL comes with issue 12.
  */
-export function openStorage(config: Config, opts: { file?: string } = {}): SqliteStorage {
+export function openStorage(config: Config, opts: { file?: string; lock?: boolean } = {}): SqliteStorage {
   const file = opts.file ?? databaseFile(config);
   checkNotOriginalDatabase(file);
-  return SqliteStorage.open(file, { synchronous: config.sql.synchronous });
+  // `lock`: the server's exclusive hold on the database, released by close() (and by the OS on any exit).
+  const lock = opts.lock ? lockDatabase(file, config.dir) : undefined;
+  try {
+    return SqliteStorage.open(file, { synchronous: config.sql.synchronous, onClose: lock && (() => lock.release()) });
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
 }

@@ -34,4 +34,23 @@ describe('node dist/main.js pipescript', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toBe("Script 'bad (((': syntax error");
   });
+
+  it('prints datapoints as the original did: "d":null kept, t 0 printed, no o', () => {
+    const r = run(['$'], '[{"t":0,"d":1},{"t":2},{"t":3,"d":null,"o":"a/b"},{"d":false}]');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('[{"t":0,"d":1},{"t":2,"d":null},{"t":3,"d":null},{"t":0,"d":false}]\n');
+  });
+
+  it('a script starting with - is a script, not an option', () => {
+    const a = run(['-5 % 3'], '[{"t":1,"d":0}]');
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout).toBe('[{"t":1,"d":-2}]\n');
+    const b = run(['-false'], '[{"t":1,"d":0}]');
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stdout).toBe('[{"t":1,"d":true}]\n');
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'cdb-ps-')), 'in.json');
+    writeFileSync(f, '[{"t":1,"d":4}]');
+    const c = run(['-$', '--input', f]);
+    expect(c.stdout).toBe('[{"t":1,"d":-4}]\n');
+  });
 });

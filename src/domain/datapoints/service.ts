@@ -190,6 +190,8 @@ export class DatapointService {
   /** A StreamReader for merges and datasets, acting with the caller's permissions. */
   reader(op: Operator): StreamReader {
     const open = (path: string) => {
+      // Recorded from the original: an element without `stream` (`[{"t1":0}]`) is this 403.
+      if (path === '') throw new ForbiddenError('The given path is invalid.');
       const parts = path.split('/');
       if (parts.length < 3 || parts.length > 4) throw new ForbiddenError('The requested stream was not found.');
       if (parts.length === 4 && parts[3] !== 'downlink') throw new ForbiddenError('Unrecognized substream type');

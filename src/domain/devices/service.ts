@@ -125,8 +125,9 @@ export class DeviceService {
   }
 
   /**
-   * The device with its validated streams as one tree to store, and its log entries (CreateDevice,
-   * then CreateStream for each stream) added to `log`.
+   * The device with its validated streams as one tree to store, and its log entry added to `log`.
+   * As in the original, one create logs one entry: the nested streams (and a device nested in a
+   * user create, `nested`) are not logged on their own.
    */
   async plan(
     op: Operator,
@@ -134,22 +135,16 @@ export class DeviceService {
     p: { row: Omit<DeviceRow, 'id'>; streams: [string, Record<string, unknown>][] },
     log: LogPlan,
     target: UserRow | NewUserTarget,
+    nested = false,
   ): Promise<NewDeviceTree> {
-    await this.log.write(log, op, 'CreateDevice', `${owner.name}/${p.row.name}`, target);
+    if (!nested) await this.log.write(log, op, 'CreateDevice', `${owner.name}/${p.row.name}`, target);
     const { user_id: _, ...device } = p.row;
     void _;
-    return { device, streams: await this.planStreams(op, owner, p.row.name, p.streams, log, target) };
+    return { device, streams: await this.planStreams(op, owner, p.streams) };
   }
 
-  /** Validates the streams of a device created by the same operation; logs CreateStream for each. */
-  async planStreams(
-    op: Operator,
-    owner: UserRow,
-    deviceName: string,
-    streams: [string, Record<string, unknown>][],
-    log: LogPlan,
-    target: UserRow | NewUserTarget,
-  ): Promise<NewDeviceTree['streams']> {
+  /** Validates the streams of a device created by the same operation (not logged on their own). */
+  async planStreams(op: Operator, owner: UserRow, streams: [string, Record<string, unknown>][]): Promise<NewDeviceTree['streams']> {
     const planned = { planned: [] as string[] };
     const out: NewDeviceTree['streams'] = [];
     for (const [sname, sbody] of streams) {
@@ -158,7 +153,6 @@ export class DeviceService {
       const { device_id: _, ...row } = await this.streams.prepare(op, owner, planned, sname, b);
       void _;
       out.push(row);
-      await this.log.write(log, op, 'CreateStream', `${owner.name}/${deviceName}/${sname}`, target);
     }
     return out;
   }

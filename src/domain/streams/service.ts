@@ -163,7 +163,8 @@ export class StreamService {
     const ref = await findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
-    const log = await this.log.write(this.log.plan(), op, 'DeleteStream', ref.path, ref.user);
+    const ownLog = !downlinkOnly && ref.device.name === 'meta' && ref.stream.name === 'log';
+    const log = await this.log.write(this.log.plan(), op, 'DeleteStream', ref.path, ref.user, ownLog);
     if (downlinkOnly) await this.core.meta.clearSubstream(ref.stream.id, DOWNLINK, log.entries);
     else await this.core.meta.deleteStream(ref.stream.id, log.entries);
     log.publish();

@@ -261,11 +261,11 @@ export class UserService {
     const target: NewUserTarget = { newUser: nu };
     const log = this.log.plan();
     await this.log.write(log, op, 'CreateUser', name, target);
-    t.devices[0].streams = await this.devices.planStreams(op, nu, 'user', streams, log, target);
+    t.devices[0].streams = await this.devices.planStreams(op, nu, streams);
     const planned = t.devices.map((d) => d.device);
     for (const [dn, db] of devices) {
       if (!dn || /[/\\ ?]/.test(dn)) throw new ForbiddenError('The provided name is not valid, it may not contain /, \\, space, ? or be blank');
-      const tree = await this.devices.plan(op, nu, await this.devices.prepare(op, nu, dn, db, true, planned), log, target);
+      const tree = await this.devices.plan(op, nu, await this.devices.prepare(op, nu, dn, db, true, planned), log, target, true);
       planned.push(tree.device);
       t.devices.push(tree);
     }

@@ -1,4 +1,4 @@
-import { InternalError } from '../../errors';
+import { CdbError, ForbiddenError, InternalError } from '../../errors';
 import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { PipeScriptError, datapointToJSON } from '../../pipescript';
@@ -7,7 +7,19 @@ import { type Register, checkNames } from '../context';
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const GO_XML: Record<string, string> = { '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;' };
+
+/**
+ * Go's encoding/xml escaping (the original's feed went through it): quotes as `&#34;`/`&#39;`,
+ * tab and line breaks as character references, characters XML cannot hold as U+FFFD.
+ */
+// eslint-disable-next-line no-control-regex
+const esc = (s: string) => s.replace(/["'&<>\t\n\r]|[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => GO_XML[c] ?? '\uFFFD');
+
+const GO_JSON_HTML: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** Go's json.Marshal escaping of `<>&` and U+2028/9; these can only occur inside JSON strings, so replacing them is safe. */
+const goHtmlSafe = (json: string) => json.replace(/[<>&\u2028\u2029]/g, (c) => GO_JSON_HTML[c]);
 
 function rfc3339(sec: number): string {
   const d = new Date(sec * 1000);
@@ -25,7 +37,15 @@ export const registerFeed: Register = (app, { svc, api, config }) => {
     const stream = p.stream.endsWith('.atom') ? p.stream.slice(0, -5) : p.stream;
     checkNames(p.user, p.device, stream);
     const q = req.query as Q;
-    const { ref, sub } = await svc.data.openForRead(op, p.user, p.device, stream, DatapointService.goBool(q.downlink));
+    let opened;
+    try {
+      opened = await svc.data.openForRead(op, p.user, p.device, stream, DatapointService.goBool(q.downlink));
+    } catch (e) {
+      // The original's feed answered every missing or unreadable stream with this one message.
+      if (e instanceof CdbError && (e.status === 403 || e.status === 404)) throw new ForbiddenError("Can't access this resource.");
+      throw e;
+    }
+    const { ref, sub } = opened;
     const n = await svc.core.data.length(ref.stream.id, sub);
     const i1 = Math.max(0, n - 500);
     let transform;
@@ -43,14 +63,16 @@ export const registerFeed: Register = (app, { svc, api, config }) => {
     const site = config.siteurl || `http://${config.hostname || 'localhost'}:${config.port}`;
     const path = ref.path + (sub ? '/downlink' : '');
     let xml = `<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>${esc(path)}</title>`;
-    xml += `<id>${esc(site)}/api/v1/feed/${esc(path)}.atom</id><updated>${rfc3339(Date.now() / 1000)}</updated>`;
-    xml += `<link href="${esc(site)}/api/v1/feed/${esc(path)}.atom" rel="self"></link><author><name>${esc(ref.user.name)}</name></author>`;
+    // Element order as the original wrote it (recorded): title, id, link, updated, author.
+    const self = `${site}/api/v1/feed/${path}.atom`;
+    xml += `<id>${esc(self)}</id><link href="${esc(self)}" rel="self"></link><updated>${rfc3339(Date.now() / 1000)}</updated>`;
+    xml += `<author><name>${esc(ref.user.name)}</name></author>`;
     points.forEach((dp, k) => {
       const i = i1 + k;
       const link = `${site}/api/v1/crud/${path}/data?i1=${i}&i2=${i + 1}`;
-      const content = datapointToJSON({ t: 0, d: dp.d }).replace(/^\{"d":/, '').replace(/\}$/, '') || 'null';
-      xml += `<entry><title>Datapoint ${i + 1}</title><updated>${rfc3339(dp.t)}</updated><id>${esc(link)}</id>`;
-      xml += `<link href="${esc(link)}" rel="alternate"></link><author><name>${esc(dp.o || `${ref.user.name}/${ref.device.name}`)}</name></author>`;
+      const content = goHtmlSafe(datapointToJSON({ t: 0, d: dp.d }).replace(/^\{"d":/, '').replace(/\}$/, '') || 'null');
+      xml += `<entry><title>Datapoint ${i + 1}</title><id>${esc(link)}</id><link href="${esc(link)}"></link><updated>${rfc3339(dp.t)}</updated>`;
+      xml += `<author><name>${esc(dp.o || `${ref.user.name}/${ref.device.name}`)}</name></author>`;
       xml += `<content>${esc(content)}</content></entry>`;
     });
     xml += '</feed>';

@@ -83,6 +83,8 @@ export const stringTransforms: Def[] = [
   {
     name: 'append',
     description: 'Appends the data (as a string) to a running string',
+    // The only output schema the original's registry declared (recorded from /api/v1/meta/transforms).
+    oschema: '{"type": "string"}',
     args: [],
     o2o: true,
     stateless: false,

@@ -133,9 +133,14 @@ export class SqliteStorage implements Storage {
   }
 
   /** Opens (and migrates) a database file. */
-  static open(file: string, opts: OpenOptions = {}): SqliteStorage {
-    return new SqliteStorage(openDatabase(file, opts));
+  static open(file: string, opts: OpenOptions & { onClose?: () => void } = {}): SqliteStorage {
+    const st = new SqliteStorage(openDatabase(file, opts));
+    st.onClose = opts.onClose;
+    return st;
   }
+
+  /** Runs after the database is closed (the server's folder lock is released there). */
+  private onClose: (() => void) | undefined;
 
   private resolveSync(user: string, device: string, stream: string): { user?: UserRow; device?: DeviceRow; stream?: StreamRow } {
     const u = this.u.get(user);
@@ -202,6 +207,7 @@ export class SqliteStorage implements Storage {
       }
     }
     this.db.close();
+    this.onClose?.();
   }
 
   /** Queues a synchronous write for the next group commit (or runs it now inside `exclusive`). */
