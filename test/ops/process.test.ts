@@ -207,7 +207,7 @@ describe('admin, export/import and backup commands (real processes)', () => {
     expect(JSON.parse(cli(['dbinfo', dir]).stdout)).toMatchObject({ users: 1, devices: 2, streams: 1 });
     expect(cli(['user', 'rm', dir, 'ann']).status).toBe(0);
     expect(JSON.parse(cli(['user', 'ls', dir, '--json']).stdout)).toEqual([]);
-  });
+  }, 120_000);
 
   it('import, export (with progress) and backup while the server runs', async () => {
     const root = tmp('cdb-cli-xi-');
