@@ -48,6 +48,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     splitMax: config.pipescript.split_max,
     stringMax: config.pipescript.string_max,
     peekMax: config.pipescript.peek_max,
+    maxNesting: config.pipescript.max_nesting,
+    maxStages: config.pipescript.max_stages,
     disableTransforms: config.pipescript.disable_transforms,
   });
   configureInterpolators({ disable: config.pipescript.disable_interpolators });
