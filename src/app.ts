@@ -4,7 +4,7 @@ import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
 import type { DB } from './storage/db';
 import { CookieCodec } from './http/auth';
-import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext } from './http/context';
+import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext, nonFiniteMessage } from './http/context';
 import { errorHandler, sendError } from './http/errors';
 import { registerCrud } from './http/routes/crud';
 import { registerData } from './http/routes/data';
@@ -94,6 +94,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     if (text.length > MAX_JSON_DEPTH && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return done(null, new BadJson(`exceeded max depth of ${MAX_JSON_DEPTH} nested arrays and objects`));
     }
+    const huge = nonFiniteMessage(text, value);
+    if (huge !== null) return done(null, new BadJson(huge));
     done(null, value);
   });
 

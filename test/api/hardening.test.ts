@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, createUser, makeApp } from '../helpers';
+import { type TestApp, basic, createUser, makeApp } from '../helpers';
+import { Client, within } from '../websocket/client';
 import { asUser, expectError, expectOk, mkStream } from './util';
 
 /** Issue 13, "nothing silently changed, no 500 for bad input": stream schemas. */
@@ -82,5 +83,54 @@ describe('stream schemas', () => {
     await mkStream(alice(), s, { schema: JSON.stringify({ type: 'object', properties: props }) });
     expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { property_1999: 'v1999abc' } }]));
     expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { property_1999: 'v199' } }]), 403);
+  });
+});
+
+/** Issue 13: numbers a double cannot hold were stored as null (and `t: 1e400` broke the stream). */
+describe('non-finite numbers', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+    await createUser(t, 'alice');
+    await mkStream(asUser(t, 'alice'), 'alice/user/n');
+  });
+  afterAll(() => t.close());
+  const alice = () => asUser(t, 'alice');
+  const post = (body: string) => alice().post('/api/v1/crud/alice/user/n/data').set('Content-Type', 'application/json').send(body);
+
+  it.each([
+    ['d: 1e400', '[{"t":1,"d":1e400}]', '1e400'],
+    ['d: -1e400', '[{"t":1,"d":-1e400}]', '-1e400'],
+    ['inside an object', '[{"t":1,"d":{"a":[1,{"b":2E+999}]}}]', '2E+999'],
+    ['inside an array', '[{"t":1,"d":[1,2,1e309]}]', '1e309'],
+    ['as t', '[{"t":1e400,"d":1}]', '1e400'],
+    ['as 400 digits', `[{"t":1,"d":1${'0'.repeat(400)}}]`, `1${'0'.repeat(400)}`],
+  ])('a number out of the double range (%s) is refused with 400 and nothing is stored', async (_what, body, literal) => {
+    expectError(await post(body), 400, `json: cannot unmarshal number ${literal} into Go value of type float64`);
+    expect((await alice().get('/api/v1/crud/alice/user/n/data?q=length')).text).toBe('0');
+  });
+
+  it('large finite numbers, underflow to 0 and number-like strings are still accepted', async () => {
+    expectOk(await post('[{"t":1,"d":1.7976931348623157e308},{"t":2,"d":1e-400},{"t":3,"d":"1e400"},{"t":4,"d":{"1e999":true}}]'));
+    const r = await alice().get('/api/v1/crud/alice/user/n/data?i1=0&i2=0');
+    expect(r.body.map((x: { d: unknown }) => x.d)).toEqual([1.7976931348623157e308, 0, '1e400', { '1e999': true }]);
+  });
+
+  it('the stream stays readable after a refused 1e400 timestamp', async () => {
+    expectError(await post('[{"t":1e400,"d":5}]'), 400);
+    expect((await alice().get('/api/v1/crud/alice/user/n/data?t1=0')).status).toBe(200);
+  });
+
+  it('other bodies are refused too: a stream create with 1e400 in it is 400', async () => {
+    const r = await alice().post('/api/v1/crud/alice/user/nn').set('Content-Type', 'application/json').send('{"schema":"{}","nickname":1e400}');
+    expectError(r, 400, /cannot unmarshal number 1e400/);
+  });
+
+  it('a websocket insert with 1e400 closes the connection as invalid JSON did (1007) and stores nothing', async () => {
+    const c = await Client.open(t, { headers: { authorization: basic('alice', 'pw') } });
+    c.send('{"cmd":"insert","arg":"alice/user/n","d":[{"t":100,"d":1e400}]}');
+    expect((await within(c.closed, 3000, 'close')).code).toBe(1007);
+    const r = await alice().get('/api/v1/crud/alice/user/n/data?t1=99');
+    expect(r.body).toEqual([]);
   });
 });
