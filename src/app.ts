@@ -6,6 +6,7 @@ import type { DB } from './storage/db';
 import { CookieCodec } from './http/auth';
 import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext, nonFiniteMessage } from './http/context';
 import { errorHandler, sendError } from './http/errors';
+import { clientErrorHandler } from './http/framing';
 import { registerCrud } from './http/routes/crud';
 import { registerData } from './http/routes/data';
 import { registerFeed } from './http/routes/feed';
@@ -73,6 +74,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     },
     // The original gave a whole request http_read_timeout (5 s) to arrive, which made 10 MiB uploads
     // from phones on slow links fail; we allow a minute more than that before giving up.
+    // Framing errors from Node's HTTP parser answer the ConnectorDB error body too.
+    clientErrorHandler,
     requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 60000 : 0,
   });
   const ctx = makeContext(services, config, new CookieCodec(config));

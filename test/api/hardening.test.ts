@@ -1,7 +1,48 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, basic, createUser, makeApp } from '../helpers';
 import { Client, within } from '../websocket/client';
-import { asUser, expectError, expectOk, mkStream } from './util';
+import { REF_RE, asUser, expectError, expectOk, mkStream } from './util';
+
+interface RawAnswer {
+  text: string;
+  sent: number;
+  error: string | null;
+}
+
+/**
+ * A raw HTTP client: writes the head, then `bodyBytes` of body as fast as the socket takes it,
+ * without stopping when an answer arrives, and half-open like Python's `requests` (it sends the
+ * whole body before it reads).
+ */
+function rawRequest(port: number, head: string, bodyBytes = 0): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let sent = 0;
+    let error: string | null = null;
+    s.on('data', (d) => (text += d.toString()));
+    s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    s.on('close', () => resolve({ text, sent, error }));
+    s.write(head);
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pump = () => {
+      while (sent < bodyBytes && !s.destroyed) {
+        const n = Math.min(chunk.length, bodyBytes - sent);
+        sent += n;
+        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', pump);
+      }
+      if (!s.destroyed) s.end();
+    };
+    pump();
+  });
+}
+
+/** The status and the parsed ConnectorDB error body of a raw answer. */
+function rawError(a: RawAnswer): { status: number; body: { code: number; msg: string; ref: string }; head: string } {
+  const [head, body] = a.text.split('\r\n\r\n');
+  return { status: Number(head.split(' ')[1]), body: JSON.parse(body), head: head.toLowerCase() };
+}
 
 /** Issue 13, "nothing silently changed, no 500 for bad input": stream schemas. */
 describe('stream schemas', () => {
@@ -132,5 +173,60 @@ describe('non-finite numbers', () => {
     expect((await within(c.closed, 3000, 'close')).code).toBe(1007);
     const r = await alice().get('/api/v1/crud/alice/user/n/data?t1=99');
     expect(r.body).toEqual([]);
+  });
+});
+
+/** Issue 13: framing errors from Node's HTTP parser, and the rest of a body over the limit. */
+describe('HTTP framing', () => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await makeApp();
+    port = (t.app.server.address() as net.AddressInfo).port;
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['Content-Length with chunked', 'Content-Length: 5\r\nTransfer-Encoding: chunked', 400, /Transfer-Encoding.*Content-Length; send only one/],
+    ['a bad Content-Length', 'Content-Length: 12abc', 400, /invalid Content-Length/],
+    ['two different Content-Lengths', 'Content-Length: 5\r\nContent-Length: 6', 400, /Content-Length/],
+  ])('%s is answered with the ConnectorDB error body', async (_what, headers, status, msg) => {
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\n${headers}\r\n\r\nhello`);
+    const e = rawError(a);
+    expect(e.status).toBe(status);
+    expect(e.head).toContain('content-type: application/json; charset=utf-8');
+    expect(Object.keys(e.body)).toEqual(['code', 'msg', 'ref']);
+    expect(e.body.code).toBe(status);
+    expect(e.body.msg).toMatch(msg);
+    expect(e.body.ref).toMatch(REF_RE);
+  });
+
+  it('headers over the limit are a 431 with the error body', async () => {
+    const a = await rawRequest(port, `GET /api/v1/meta/version HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`);
+    const e = rawError(a);
+    expect(e.status).toBe(431);
+    expect(e.body.msg).toBe('The request headers are too large');
+  });
+
+  it('after a 413 the rest of the body is read and discarded, so a client still sending gets the answer, not a broken pipe', async () => {
+    const total = 20 * 1024 * 1024;
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dGVzdDp0ZXN0\r\nContent-Length: ${total}\r\n\r\n`, total);
+    expect(a.error).toBeNull();
+    expect(a.sent).toBe(total);
+    const e = rawError(a);
+    expect(e.status).toBe(413);
+    expect(e.body.msg).toBe(`The request body is larger than the limit of ${t.config.insert_limit_bytes} bytes`);
+  });
+
+  it('the discarding after a 413 is bounded: a body far over the bound is cut off after the answer', async () => {
+    const total = 200 * 1024 * 1024;
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`, total);
+    expect(rawError(a).status).toBe(413);
+    expect(a.sent).toBeLessThan(total);
+  });
+
+  it('the server keeps serving after framing errors', async () => {
+    const r = await t.http.get('/api/v1/meta/version');
+    expect(r.status).toBe(200);
   });
 });
