@@ -4,8 +4,9 @@ import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
 import type { Storage } from './storage/types';
 import { CookieCodec } from './http/auth';
-import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext } from './http/context';
+import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext, nonFiniteMessage } from './http/context';
 import { errorHandler, sendError } from './http/errors';
+import { clientErrorHandler } from './http/framing';
 import { registerCrud } from './http/routes/crud';
 import { registerData } from './http/routes/data';
 import { registerFeed } from './http/routes/feed';
@@ -58,6 +59,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     splitMax: config.pipescript.split_max,
     stringMax: config.pipescript.string_max,
     peekMax: config.pipescript.peek_max,
+    maxNesting: config.pipescript.max_nesting,
+    maxStages: config.pipescript.max_stages,
     disableTransforms: config.pipescript.disable_transforms,
   });
   configureInterpolators({ disable: config.pipescript.disable_interpolators });
@@ -84,6 +87,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     },
     // The original gave a whole request http_read_timeout (5 s) to arrive, which made 10 MiB uploads
     // from phones on slow links fail; we allow a minute more than that before giving up.
+    // Framing errors from Node's HTTP parser answer the ConnectorDB error body too.
+    clientErrorHandler,
     requestTimeout: config.http_read_timeout > 0 ? config.http_read_timeout * 1000 + 60000 : 0,
   });
   const ctx = makeContext(services, config, new CookieCodec(config));
@@ -105,6 +110,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     if (text.length > MAX_JSON_DEPTH && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return done(null, new BadJson(`exceeded max depth of ${MAX_JSON_DEPTH} nested arrays and objects`));
     }
+    const huge = nonFiniteMessage(text, value);
+    if (huge !== null) return done(null, new BadJson(huge));
     done(null, value);
   });
 

@@ -51,6 +51,8 @@ export interface Config {
     split_max: number;
     string_max: number;
     peek_max: number;
+    max_nesting: number;
+    max_stages: number;
     disable_transforms: string[];
     disable_interpolators: string[];
   };
@@ -97,7 +99,7 @@ export function defaultConfig(dir = '.'): Config {
       write_buffer: 1024,
       message_buffer: 3,
     },
-    pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, disable_transforms: [], disable_interpolators: [] },
+    pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 10000, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL' },
   };
 }

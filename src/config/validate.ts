@@ -47,6 +47,8 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   atLeast(ps.split_max, 1, 'pipescript.split_max must be at least 1');
   atLeast(ps.string_max, 1, 'pipescript.string_max must be at least 1');
   atLeast(ps.peek_max, 1, 'pipescript.peek_max must be at least 1');
+  atLeast(ps.max_nesting, 1, 'pipescript.max_nesting must be at least 1');
+  atLeast(ps.max_stages, 1, 'pipescript.max_stages must be at least 1');
 
   let level = cfg.loglevel.toLowerCase();
   if (level === 'warning') level = 'warn';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CdbError } from '../errors';
 import { PipeScriptError } from '../pipescript';
+import { drainRequest } from './framing';
 
 export const API_HEADERS = { 'cache-control': 'no-store, must-revalidate' };
 
@@ -28,6 +29,7 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (err instanceof PipeScriptError) return sendError(reply, (err as PipeScriptError).kind === 'parse' ? 403 : 500, err.message);
   const fe = err as FastifyError;
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    drainRequest(req.raw);
     return sendError(reply, 413, `The request body is larger than the limit of ${req.routeOptions.bodyLimit ?? 'the configured'} bytes`);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -23,7 +23,7 @@ import { TooManyRequestsError, UnauthorizedError } from '../errors';
 import { type Datapoint, type Script, datapointToJSON } from '../pipescript';
 import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
-import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, sendTooMany } from './context';
+import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, nonFiniteMessage, sendTooMany } from './context';
 import { sendError } from './errors';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
@@ -325,6 +325,11 @@ export class Connection {
     } catch {
       // The original stopped reading and closed (websocket.md §3).
       this.close(CLOSE_INVALID_PAYLOAD, 'invalid JSON');
+      return;
+    }
+    // Go's decoder failed on a number a double cannot hold (1e400) as on invalid JSON.
+    if (nonFiniteMessage(text, v) !== null) {
+      this.close(CLOSE_INVALID_PAYLOAD, 'number out of range');
       return;
     }
     if (v === null) return;

@@ -8,10 +8,36 @@ import { Tok, type Token, lex } from './lexer';
 import { type BinOp, appendStage, binPlan, callPlan, constPlan, objPlan, unaryPlan } from './plan';
 import type { Plan } from './runtime';
 import { lookupTransform } from './registry';
+import { config } from './config';
+
+/** Too deep or too long: refused like a syntax error (403), with the setting to change. */
+const nestingError = (max: number, pos: number) =>
+  new ParseDetail(`the script is nested more than ${max} levels deep (parentheses, brackets, braces, calls, not, -); the limit is pipescript.max_nesting`, pos);
+
+const stagesError = (pos: number) => new ParseDetail(`the script has more than ${config.maxStages} stages; the limit is pipescript.max_stages`, pos);
+
+/** Refuses an over-long pipeline before building any of it (a `|` is always a stage). */
+function checkLength(toks: Token[]): Token[] {
+  let pipes = 0;
+  for (const t of toks) if (t.type === Tok.PIPE && ++pipes >= config.maxStages) throw stagesError(t.pos);
+  return toks;
+}
 
 class Parser {
   private i = 0;
+  /** Current nesting: the parser recurses per level, so it is bounded before the stack is. */
+  private depth = 0;
+  private stages = 0;
   constructor(private readonly toks: Token[]) {}
+
+  private enter(): void {
+    if (++this.depth > config.maxNesting) throw nestingError(config.maxNesting, this.cur.pos);
+  }
+
+  /** Counts one more stage (`|` or `:`); a long pipeline is a loop, limited only in length. */
+  private addStage(): void {
+    if (++this.stages >= config.maxStages) throw stagesError(this.cur.pos);
+  }
 
   private get cur(): Token {
     return this.toks[this.i];
@@ -38,6 +64,7 @@ class Parser {
     let p = this.stage();
     while (this.cur.type === Tok.PIPE) {
       this.i++;
+      this.addStage();
       const pos = this.cur.pos;
       p = withPos(() => appendStage(p, this.stage()), pos);
     }
@@ -76,7 +103,10 @@ class Parser {
   }
 
   private expr(): Plan {
-    return this.orExpr();
+    this.enter();
+    const p = this.orExpr();
+    this.depth--;
+    return p;
   }
 
   private orExpr(): Plan {
@@ -107,7 +137,9 @@ class Parser {
     if (this.cur.type === Tok.NOT) {
       const pos = this.cur.pos;
       this.i++;
+      this.enter();
       const e = this.notExpr();
+      this.depth--;
       return withPos(() => unaryPlan('not', e), pos);
     }
     return this.cmpExpr();
@@ -154,7 +186,9 @@ class Parser {
     const t = this.cur;
     if (t.type === Tok.OP && t.text === '-') {
       this.i++;
+      this.enter();
       const e = this.unaryExpr();
+      this.depth--;
       return withPos(() => unaryPlan('neg', e), t.pos);
     }
     if (t.type === Tok.NOT) {
@@ -170,6 +204,7 @@ class Parser {
     while (this.cur.type === Tok.COLON) {
       const pos = this.cur.pos;
       this.i++;
+      this.addStage();
       const c = this.cur;
       const r = (c.type === Tok.OP && c.text === '-') || c.type === Tok.NOT ? this.unaryExpr() : this.primary();
       const left = l;
@@ -264,7 +299,13 @@ function withPos<T>(f: () => T, pos: number): T {
 /** Parse and build; errors become `Script '<text>': <detail>` (§10.1). */
 export function parsePlan(source: string): Plan {
   try {
-    return new Parser(lex(source)).script();
+    try {
+      return new Parser(checkLength(lex(source))).script();
+    } catch (e) {
+      // Only reachable with max_nesting set far above the default: still a refusal, not a 500.
+      if (e instanceof RangeError) throw nestingError(config.maxNesting, 0);
+      throw e;
+    }
   } catch (e) {
     if (e instanceof ParseDetail) {
       throw new PipeScriptError('parse', `Script '${source}': ${e.detail}`, { position: e.position, detail: e.detail });

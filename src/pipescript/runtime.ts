@@ -123,6 +123,29 @@ class Pipe2Mapper implements Mapper {
   }
 }
 
+/** A long pipeline of mappers as a loop: nested Pipe2Mappers recursed once per stage. */
+class PipeNMapper implements Mapper {
+  mt: boolean;
+  ot = 0;
+  constructor(private readonly ms: Mapper[]) {
+    this.mt = ms.some((m) => m.mt);
+  }
+  f(t: number, d: unknown): unknown {
+    const ms = this.ms;
+    let v = d;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i];
+      v = m.f(t, v);
+      if (m.mt) t = m.ot;
+    }
+    this.ot = t;
+    return v;
+  }
+  reset(): void {
+    for (const m of this.ms) m.reset();
+  }
+}
+
 class Kernel0Mapper implements Mapper {
   mt: boolean;
   ot = 0;
@@ -180,6 +203,7 @@ export function mapperFactory(plan: Plan): () => Mapper {
     }
     case 'pipe': {
       const fs = n.stages.map(mapperFactory);
+      if (fs.length > 2) return () => new PipeNMapper(fs.map((f) => f()));
       return () => {
         let m = fs[0]();
         for (let i = 1; i < fs.length; i++) m = new Pipe2Mapper(m, fs[i]());

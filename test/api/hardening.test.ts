@@ -1,0 +1,232 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, basic, createUser, makeApp } from '../helpers';
+import { Client, within } from '../websocket/client';
+import { REF_RE, asUser, expectError, expectOk, mkStream } from './util';
+
+interface RawAnswer {
+  text: string;
+  sent: number;
+  error: string | null;
+}
+
+/**
+ * A raw HTTP client: writes the head, then `bodyBytes` of body as fast as the socket takes it,
+ * without stopping when an answer arrives, and half-open like Python's `requests` (it sends the
+ * whole body before it reads).
+ */
+function rawRequest(port: number, head: string, bodyBytes = 0): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let sent = 0;
+    let error: string | null = null;
+    s.on('data', (d) => (text += d.toString()));
+    s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    s.on('close', () => resolve({ text, sent, error }));
+    s.write(head);
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pump = () => {
+      while (sent < bodyBytes && !s.destroyed) {
+        const n = Math.min(chunk.length, bodyBytes - sent);
+        sent += n;
+        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', pump);
+      }
+      if (!s.destroyed) s.end();
+    };
+    pump();
+  });
+}
+
+/** The status and the parsed ConnectorDB error body of a raw answer. */
+function rawError(a: RawAnswer): { status: number; body: { code: number; msg: string; ref: string }; head: string } {
+  const [head, body] = a.text.split('\r\n\r\n');
+  return { status: Number(head.split(' ')[1]), body: JSON.parse(body), head: head.toLowerCase() };
+}
+
+/** Issue 13, "nothing silently changed, no 500 for bad input": stream schemas. */
+describe('stream schemas', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+    await createUser(t, 'alice');
+  });
+  afterAll(() => t.close());
+  const alice = () => asUser(t, 'alice');
+  let n = 0;
+  const sname = () => `alice/user/s${++n}`;
+
+  it('a schema that refers to itself without descending ({"$ref":"#"}) is refused at create with 403', async () => {
+    expectError(await alice().post(`/api/v1/crud/${sname()}`, { schema: '{"$ref":"#"}' }), 403, /not a valid JSONSchema: it refers to itself/);
+    expectError(await alice().post(`/api/v1/crud/${sname()}`, { schema: '{"allOf":[{"$ref":"#/definitions/a"}],"definitions":{"a":{"not":{"$ref":"#"}}}}' }), 403, /refers to itself \(#/);
+  });
+
+  it('a self-referencing schema is refused at update with 403 and the stream keeps its schema', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"number"}' });
+    expectError(await alice().put(`/api/v1/crud/${s}`, { schema: '{"anyOf":[{"$ref":"#"}]}' }), 403, /refers to itself/);
+    expect((await alice().get(`/api/v1/crud/${s}`)).body.schema).toBe('{"type":"number"}');
+  });
+
+  it('a recursive schema that descends into the data is accepted and validates', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"object","properties":{"child":{"$ref":"#"}},"additionalProperties":{"type":"number"}}' });
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { a: 1, child: { b: 2, child: {} } } }]));
+    expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { child: { b: 'x' } } }]), 403, "At least one datapoint did not conform to the stream's schema");
+  });
+
+  it('an integer outside the 64-bit range is refused under an "integer" schema, as the original did', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"integer"}' });
+    const edge = '[{"t":1,"d":9007199254740993},{"t":2,"d":-9223372036854775808},{"t":2.5,"d":9223372036854775807}]';
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`).set('Content-Type', 'application/json').send(edge));
+    for (const d of ['1e+20', '-1e20', '18446744073709551616']) {
+      const r = await alice().post(`/api/v1/crud/${s}/data`).set('Content-Type', 'application/json').send(`[{"t":3,"d":${d}}]`);
+      expectError(r, 403, "At least one datapoint did not conform to the stream's schema");
+    }
+    expect((await alice().get(`/api/v1/crud/${s}/data?q=length`)).text).toBe('3');
+  });
+
+  it('a "number" schema still takes big numbers; nested "integer" fields are range-checked too', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"object","properties":{"n":{"type":"number"},"i":{"type":["integer","null"]}}}' });
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { n: 1e20, i: 5 } }]));
+    expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { i: 1e20 } }]), 403);
+  });
+
+  it('pattern uses Go (RE2) syntax and runs in linear time: (a+)+$ over 100,000 a\'s answers at once', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"string","pattern":"(a+)+$"}' });
+    expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: 'a'.repeat(100000) + 'b' }]), 403, "At least one datapoint did not conform to the stream's schema");
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: 'baaa' }]));
+    const p = sname();
+    await mkStream(alice(), p, { schema: '{"type":"string","pattern":"\\\\Afoo\\\\z"}' });
+    expectOk(await alice().post(`/api/v1/crud/${p}/data`, [{ t: 1, d: 'foo' }]));
+    expectError(await alice().post(`/api/v1/crud/${p}/data`, [{ t: 2, d: 'foo\n' }]), 403);
+  });
+
+  it('patternProperties keys use the same engine', async () => {
+    const s = sname();
+    await mkStream(alice(), s, { schema: '{"type":"object","patternProperties":{"^(?P<n>x+)$":{"type":"number"}}}' });
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { xx: 1, y: 'free' } }]));
+    expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { xxx: 'no' } }]), 403);
+  });
+
+  it('a pattern RE2 rejects (a backreference, look-ahead) makes the schema invalid', async () => {
+    expectError(await alice().post(`/api/v1/crud/${sname()}`, { schema: '{"type":"string","pattern":"(a)\\\\1"}' }), 403, 'The provided schema is not a valid JSONSchema');
+    expectError(await alice().post(`/api/v1/crud/${sname()}`, { schema: '{"type":"string","pattern":"a(?=b)"}' }), 403, 'The provided schema is not a valid JSONSchema');
+  });
+
+  it('a schema with 2,000 patterned properties compiles (linear, no stack overflow) and validates', async () => {
+    const props: Record<string, unknown> = {};
+    for (let k = 0; k < 2000; k++) props[`property_${k}`] = { type: 'string', pattern: `^v${k}[a-z]*$` };
+    const s = sname();
+    await mkStream(alice(), s, { schema: JSON.stringify({ type: 'object', properties: props }) });
+    expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { property_1999: 'v1999abc' } }]));
+    expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { property_1999: 'v199' } }]), 403);
+  });
+});
+
+/** Issue 13: numbers a double cannot hold were stored as null (and `t: 1e400` broke the stream). */
+describe('non-finite numbers', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+    await createUser(t, 'alice');
+    await mkStream(asUser(t, 'alice'), 'alice/user/n');
+  });
+  afterAll(() => t.close());
+  const alice = () => asUser(t, 'alice');
+  const post = (body: string) => alice().post('/api/v1/crud/alice/user/n/data').set('Content-Type', 'application/json').send(body);
+
+  it.each([
+    ['d: 1e400', '[{"t":1,"d":1e400}]', '1e400'],
+    ['d: -1e400', '[{"t":1,"d":-1e400}]', '-1e400'],
+    ['inside an object', '[{"t":1,"d":{"a":[1,{"b":2E+999}]}}]', '2E+999'],
+    ['inside an array', '[{"t":1,"d":[1,2,1e309]}]', '1e309'],
+    ['as t', '[{"t":1e400,"d":1}]', '1e400'],
+    ['as 400 digits', `[{"t":1,"d":1${'0'.repeat(400)}}]`, `1${'0'.repeat(400)}`],
+  ])('a number out of the double range (%s) is refused with 400 and nothing is stored', async (_what, body, literal) => {
+    expectError(await post(body), 400, `json: cannot unmarshal number ${literal} into Go value of type float64`);
+    expect((await alice().get('/api/v1/crud/alice/user/n/data?q=length')).text).toBe('0');
+  });
+
+  it('large finite numbers, underflow to 0 and number-like strings are still accepted', async () => {
+    expectOk(await post('[{"t":1,"d":1.7976931348623157e308},{"t":2,"d":1e-400},{"t":3,"d":"1e400"},{"t":4,"d":{"1e999":true}}]'));
+    const r = await alice().get('/api/v1/crud/alice/user/n/data?i1=0&i2=0');
+    expect(r.body.map((x: { d: unknown }) => x.d)).toEqual([1.7976931348623157e308, 0, '1e400', { '1e999': true }]);
+  });
+
+  it('the stream stays readable after a refused 1e400 timestamp', async () => {
+    expectError(await post('[{"t":1e400,"d":5}]'), 400);
+    expect((await alice().get('/api/v1/crud/alice/user/n/data?t1=0')).status).toBe(200);
+  });
+
+  it('other bodies are refused too: a stream create with 1e400 in it is 400', async () => {
+    const r = await alice().post('/api/v1/crud/alice/user/nn').set('Content-Type', 'application/json').send('{"schema":"{}","nickname":1e400}');
+    expectError(r, 400, /cannot unmarshal number 1e400/);
+  });
+
+  it('a websocket insert with 1e400 closes the connection as invalid JSON did (1007) and stores nothing', async () => {
+    const c = await Client.open(t, { headers: { authorization: basic('alice', 'pw') } });
+    c.send('{"cmd":"insert","arg":"alice/user/n","d":[{"t":100,"d":1e400}]}');
+    expect((await within(c.closed, 3000, 'close')).code).toBe(1007);
+    const r = await alice().get('/api/v1/crud/alice/user/n/data?t1=99');
+    expect(r.body).toEqual([]);
+  });
+});
+
+/** Issue 13: framing errors from Node's HTTP parser, and the rest of a body over the limit. */
+describe('HTTP framing', () => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await makeApp();
+    port = (t.app.server.address() as net.AddressInfo).port;
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['Content-Length with chunked', 'Content-Length: 5\r\nTransfer-Encoding: chunked', 400, /Transfer-Encoding.*Content-Length; send only one/],
+    ['a bad Content-Length', 'Content-Length: 12abc', 400, /invalid Content-Length/],
+    ['two different Content-Lengths', 'Content-Length: 5\r\nContent-Length: 6', 400, /Content-Length/],
+  ])('%s is answered with the ConnectorDB error body', async (_what, headers, status, msg) => {
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\n${headers}\r\n\r\nhello`);
+    const e = rawError(a);
+    expect(e.status).toBe(status);
+    expect(e.head).toContain('content-type: application/json; charset=utf-8');
+    expect(Object.keys(e.body)).toEqual(['code', 'msg', 'ref']);
+    expect(e.body.code).toBe(status);
+    expect(e.body.msg).toMatch(msg);
+    expect(e.body.ref).toMatch(REF_RE);
+  });
+
+  it('headers over the limit are a 431 with the error body', async () => {
+    const a = await rawRequest(port, `GET /api/v1/meta/version HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`);
+    const e = rawError(a);
+    expect(e.status).toBe(431);
+    expect(e.body.msg).toBe('The request headers are too large');
+  });
+
+  it('after a 413 the rest of the body is read and discarded, so a client still sending gets the answer, not a broken pipe', async () => {
+    const total = 20 * 1024 * 1024;
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dGVzdDp0ZXN0\r\nContent-Length: ${total}\r\n\r\n`, total);
+    expect(a.error).toBeNull();
+    expect(a.sent).toBe(total);
+    const e = rawError(a);
+    expect(e.status).toBe(413);
+    expect(e.body.msg).toBe(`The request body is larger than the limit of ${t.config.insert_limit_bytes} bytes`);
+  });
+
+  it('the discarding after a 413 is bounded: a body far over the bound is cut off after the answer', async () => {
+    const total = 200 * 1024 * 1024;
+    const a = await rawRequest(port, `POST /api/v1/crud/test/user/x/data HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`, total);
+    expect(rawError(a).status).toBe(413);
+    expect(a.sent).toBeLessThan(total);
+  });
+
+  it('the server keeps serving after framing errors', async () => {
+    const r = await t.http.get('/api/v1/meta/version');
+    expect(r.status).toBe(200);
+  });
+});
