@@ -433,6 +433,25 @@ export function program(): Command {
   return p;
 }
 
+/**
+ * A permission error on the data folder, said with the fix: typically a Docker bind mount of a
+ * host folder owned by root while the image runs as `node` (uid 1000).
+ */
+export function explainError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if ((err?.code === 'EACCES' || err?.code === 'EPERM' || err?.code === 'EROFS') && typeof err.path === 'string') {
+    const uid = process.getuid?.() ?? -1;
+    const gid = process.getgid?.() ?? -1;
+    const folder = path.dirname(err.path);
+    return (
+      `Permission denied writing ${err.path} (${err.code}): this process runs as uid ${uid}, gid ${gid}, which cannot write ${folder}.\n` +
+      `Give it the folder, e.g. on the host: sudo chown -R ${uid}:${gid} <the folder mounted at ${folder}>` +
+      `, or run the container as the folder's owner (docker run --user "$(id -u):$(id -g)"). See README "Docker".`
+    );
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
 if (require.main === module) {
   program()
     .exitOverride()
@@ -442,7 +461,7 @@ if (require.main === module) {
         process.exitCode = e.exitCode;
         return;
       }
-      console.error(e instanceof Error ? e.message : String(e));
+      console.error(explainError(e));
       process.exitCode = 1;
     });
 }

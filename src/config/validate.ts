@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Config } from './index';
 
 /** A configuration that cannot be used: every problem found, for one clear message at start. */
@@ -79,6 +80,14 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   }
   if (!cfg.cookie.authkey || !cfg.cookie.encryptionkey) {
     warnings.push('cookie.authkey/cookie.encryptionkey are empty: random keys are used for this run, so login sessions end at every restart');
+  }
+  for (const part of cfg.trust_proxy.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const [addr, bits, extra] = part.split('/');
+    const v = isIP(addr);
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (v === 6 ? 128 : 32));
+    if (!['loopback', 'linklocal', 'uniquelocal'].includes(part) && (v === 0 || !okBits || extra !== undefined)) {
+      errors.push(`trust_proxy: '${part}' is not an address, a CIDR range, loopback, linklocal or uniquelocal`);
+    }
   }
   if (cfg.siteurl.endsWith('/')) cfg.siteurl = cfg.siteurl.replace(/\/+$/, '');
   return { errors, warnings };

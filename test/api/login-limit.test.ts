@@ -159,6 +159,9 @@ describe('failed-login limit per account', () => {
       const c = loadConfig(dir, { env: { CONNECTORDB_LOGIN_LIMIT_PER_IP: '7', CONNECTORDB_LOGIN_LIMIT_WINDOW: '60', CONNECTORDB_TRUST_PROXY: '10.0.0.0/8' } });
       expect(c.login_limit).toEqual({ per_ip: 7, per_account: 50, window: 60 });
       expect(c.trust_proxy).toBe('10.0.0.0/8');
+      expect(loadConfig(dir, { env: { CONNECTORDB_TRUST_PROXY: 'loopback, 192.168.0.0/16, ::1' } }).trust_proxy).toBe('loopback, 192.168.0.0/16, ::1');
+      expect(() => loadConfig(dir, { env: { CONNECTORDB_TRUST_PROXY: 'true' } })).toThrow(/trust_proxy: 'true' is not an address, a CIDR range, loopback/);
+      expect(() => loadConfig(dir, { env: { CONNECTORDB_LOGIN_LIMIT_PER_IP: '-1' } })).toThrow(/login_limit.per_ip must not be negative/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

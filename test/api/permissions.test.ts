@@ -276,7 +276,7 @@ const lists: Row[] = [
 ];
 
 const data: Row[] = [
-  { name: 'a user device cannot write a sibling\'s non-downlink stream data', actor: 'alice', method: 'post', path: 'alice/privdev/s/data', body: [{ t: 1, d: 1 }], status: 403, msg: 'Write access to stream data denied.' },
+  { name: 'a user device cannot write a sibling\'s non-downlink stream data', actor: 'alice', method: 'post', path: 'alice/privdev/s/data', body: [{ t: 1, d: 1 }], status: 403, msg: 'Write access to stream data denied. Only the device that owns a stream writes its data: use the API key of alice/privdev (or make the stream a downlink to send it commands).' },
   { name: 'the admin cannot append to another user\'s stream data', actor: 'admin', method: 'post', path: 'alice/user/s/data', body: [{ t: 1, d: 1 }], status: 403, msg: 'Write access to stream data denied.' },
   { name: 'a plain device can write its own stream data', actor: 'plain', method: 'post', path: 'alice/plain/s/data', body: [{ t: 1, d: 1 }], status: 200 },
   { name: 'a writer device cannot write a sibling\'s main data', actor: 'writer', method: 'post', path: 'alice/privdev/s/data', body: [{ t: 1, d: 1 }], status: 403, msg: 'Write access to stream data denied.' },

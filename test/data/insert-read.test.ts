@@ -172,7 +172,10 @@ describe('downlinks and writers', () => {
     const p = await mkstream({ schema: '{}' }, keyAuth(dev.body.apikey), 'alice/sensor');
     const r = await post(p, [{ t: 1, d: 1 }], ALICE());
     expect(r.status).toBe(403);
-    expect(r.body.msg).toBe('Write access to stream data denied.');
+    // The original's sentence, then what to do instead (issue 13).
+    expect(r.body.msg).toBe(
+      'Write access to stream data denied. Only the device that owns a stream writes its data: use the API key of alice/sensor (or make the stream a downlink to send it commands).',
+    );
   });
 
   it("an admin cannot append to another user's stream, nor anyone read a private one", async () => {

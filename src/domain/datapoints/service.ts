@@ -268,7 +268,16 @@ export class DatapointService {
       if (ref.stream.downlink) sub = DOWNLINK;
     }
     const w = this.core.accessDevice(op, ref.device).write;
-    if (sub === MAIN && !w.can_access_stream_data) throw new ForbiddenError('Write access to stream data denied.');
+    if (sub === MAIN && !w.can_access_stream_data) {
+      // The default permissions let only the owning device write its data; a user trying it with
+      // their password (the usual first attempt) is told what works instead.
+      const ownUser = !op.nobody && op.device.name === 'user' && op.user.id === ref.user.id;
+      throw new ForbiddenError(
+        ownUser
+          ? `Write access to stream data denied. Only the device that owns a stream writes its data: use the API key of ${ref.user.name}/${ref.device.name} (or make the stream a downlink to send it commands).`
+          : 'Write access to stream data denied.',
+      );
+    }
     if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
     return this.store(ref, sub, points, o, opts.restamp);
   }
