@@ -7,6 +7,7 @@ import { loadPermissions } from './config/permissions';
 import { checkNotOriginalDatabase } from './ops/original';
 import type { Permissions } from './permissions';
 import { type DB, openDatabase } from './storage/db';
+import { DamagedDatabaseError, checkDatabaseFile, storageFailureKind } from './storage/integrity';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -68,9 +69,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   for (const w of opts.warnings ?? []) logger.warn(w);
   const file = databaseFile(config);
   checkNotOriginalDatabase(file);
-  const db = openDatabase(file, { synchronous: config.sql.synchronous });
+  let db: DB;
+  try {
+    db = openDatabase(file, { synchronous: config.sql.synchronous });
+  } catch (e) {
+    if (storageFailureKind(e) === 'damaged') throw new DamagedDatabaseError(file, [e instanceof Error ? e.message : String(e)]);
+    throw e;
+  }
   let app: FastifyInstance;
   try {
+    const ms = checkDatabaseFile(db, file);
+    logger.info({ file, ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)');
     app = buildApp({ config, db, logger, permissions }).app;
     await app.listen({ host: config.hostname || '0.0.0.0', port: config.port });
   } catch (e) {
