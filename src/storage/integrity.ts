@@ -31,7 +31,8 @@ export class DamagedDatabaseError extends Error {
     super(
       `The database file ${file} is damaged (PRAGMA quick_check: ${quoted}). The server was not started, so nothing more is written into it. ` +
         `Restore the last good copy made with "connectordb backup": stop every server on this folder, move the damaged file aside, ` +
-        `copy the backup to ${file}, and start again. Without a backup, sqlite3's ".recover" command may save part of the data into a new file.`,
+        `copy the backup to ${file}, delete ${file}-wal and ${file}-shm, and start again (README, "Backup"). ` +
+        `Without a backup, sqlite3's ".recover" command may save part of the data into a new file.`,
     );
     this.name = 'DamagedDatabaseError';
   }
