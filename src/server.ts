@@ -78,8 +78,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   let app: FastifyInstance;
   try {
-    const ms = checkDatabaseFile(db, file);
-    logger.info({ file, ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)');
+    if (config.sql.quick_check) {
+      const ms = checkDatabaseFile(db, file);
+      logger.info({ file, ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)');
+    }
     app = buildApp({ config, db, logger, permissions }).app;
     await app.listen({ host: config.hostname || '0.0.0.0', port: config.port });
   } catch (e) {

@@ -54,6 +54,19 @@ describe('database integrity at start', () => {
     rmSync(config.dir, { recursive: true, force: true });
   });
 
+  it('sql.quick_check false skips the check (for very large files the operator checks otherwise)', async () => {
+    const config = filledFolder();
+    config.sql.quick_check = false;
+    const file = path.join(config.dir, 'db.sqlite3');
+    const fd = openSync(file, 'r+');
+    const size = statSync(file).size;
+    writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(size / 2 / 4096) * 4096);
+    closeSync(fd);
+    const s = await startServer(config, { logger: quiet() });
+    await s.close();
+    rmSync(config.dir, { recursive: true, force: true });
+  });
+
   it('a healthy database starts after the check', async () => {
     const config = filledFolder();
     const s = await startServer(config, { logger: quiet() });
