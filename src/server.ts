@@ -66,7 +66,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const logger = opts.logger ?? makeLogger(config);
   for (const w of opts.warnings ?? []) logger.warn(w);
   // One server per database: a second one would serve it too, but miss the first's live updates.
-  const storage = openStorage(config, { lock: true });
+  const storage = openStorage(config, {
+    lock: true,
+    check: config.sql.quick_check ? (ms) => logger.info({ ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)') : undefined,
+  });
   let app: FastifyInstance;
   try {
     app = buildApp({ config, storage, logger, permissions }).app;

@@ -56,7 +56,7 @@ export interface Config {
     disable_transforms: string[];
     disable_interpolators: string[];
   };
-  sql: { type: string; uri: string; synchronous: Synchronous };
+  sql: { type: string; uri: string; synchronous: Synchronous; quick_check: boolean };
 }
 
 /** Fresh random cookie secrets (written by `create` / `write config`). */
@@ -100,7 +100,7 @@ export function defaultConfig(dir = '.'): Config {
       message_buffer: 3,
     },
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 10000, disable_transforms: [], disable_interpolators: [] },
-    sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL' },
+    sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL', quick_check: true },
   };
 }
 

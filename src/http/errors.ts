@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CdbError } from '../errors';
 import { PipeScriptError } from '../pipescript';
 import { drainRequest } from './framing';
+import { storageFailureKind } from '../storage/integrity';
 
 export const API_HEADERS = { 'cache-control': 'no-store, must-revalidate' };
 
@@ -23,6 +24,10 @@ export function sendError(reply: FastifyReply, code: number, msg: string): Fasti
     .send(errorBody(code, msg, ref));
 }
 
+/** 507 Insufficient Storage: nothing of the request was stored (each write is one transaction). */
+export const DISK_FULL = "The server's disk is full: nothing of this request was stored. Free some space on the server (or raise its quota), then send it again";
+export const DAMAGED = 'The database file is damaged: the server operator must restore it from a backup (see the server log)';
+
 /** Fastify's own error codes mapped to statuses and messages a person understands. */
 export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err instanceof CdbError) return sendError(reply, err.status, err.message);
@@ -34,6 +39,15 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return sendError(reply, fe.statusCode, fe.message);
+  }
+  const storage = storageFailureKind(err);
+  if (storage === 'full') {
+    req.log.error({ err: err.message }, 'the disk is full: a write was refused');
+    return sendError(reply, 507, DISK_FULL);
+  }
+  if (storage === 'damaged') {
+    req.log.error({ err: err.message }, 'the database file is damaged');
+    return sendError(reply, 500, DAMAGED);
   }
   req.log.error({ err }, 'unhandled error');
   return sendError(reply, 500, 'Internal server error');

@@ -16,6 +16,12 @@ const FLUSH_AT = 64 * 1024;
  */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * A transform that drops most datapoints (`filter`, `if`) fills a chunk slowly: the producer also
+ * yields when this much time went by since the last turn, whatever it has gathered.
+ */
+const SLICE_MS = 10;
+
 /** Streams an async generator's strings; Readable.from pulls one only when the socket wants more. */
 function streamOf(body: AsyncGenerator<string>): Readable {
   return Readable.from(body, { objectMode: false });
@@ -95,11 +101,13 @@ export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJ
   const cut = (e: unknown) =>
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'streamed answer cut short by an error after the first datapoint');
   // Gather up to FLUSH_AT first: small answers go out as one string with a length.
+  const t0 = performance.now();
+  let n = 0;
   try {
     for (let r = it.next(); ; r = it.next()) {
       if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
       buf += ',' + toJSON(r.value);
-      if (buf.length >= FLUSH_AT) break;
+      if (buf.length >= FLUSH_AT || ((++n & 255) === 0 && performance.now() - t0 > SLICE_MS)) break;
     }
   } catch (e) {
     cut(e);
@@ -109,13 +117,16 @@ export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJ
   async function* body(): AsyncGenerator<string> {
     yield head;
     let out = '';
+    let since = performance.now();
+    n = 0;
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
         out += ',' + toJSON(r.value);
-        if (out.length >= FLUSH_AT) {
-          yield out;
+        if (out.length >= FLUSH_AT || ((++n & 255) === 0 && performance.now() - since > SLICE_MS)) {
+          if (out !== '') yield out;
           out = '';
           await nextTurn();
+          since = performance.now();
         }
       }
     } catch (e) {
