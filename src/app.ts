@@ -13,6 +13,7 @@ import { registerQuery } from './http/routes/query';
 import { registerRoot } from './http/routes/root';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
+import { registerMetrics } from './http/metrics';
 import { configurePipeScript } from './pipescript';
 import { configureInterpolators } from './query';
 
@@ -128,7 +129,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerData(app, ctx);
   registerQuery(app, ctx);
   registerFeed(app, ctx);
-  registerWebsocket(app, ctx);
+  const hub = registerWebsocket(app, ctx);
+  registerMetrics(app, ctx, hub);
   registerWebsite(app, ctx);
   return { app, services };
 }

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { Services } from '../domain';
 import { NOBODY, type Operator } from '../domain/types';
+import { UnauthorizedError } from '../errors';
 
 export const COOKIE_NAME = 'connectordb-session';
 
@@ -62,6 +63,15 @@ export function basicCredentials(header: string | undefined): [string, string] |
  * `apikey` query parameter, the session cookie, else nobody. Throws UnauthorizedError.
  */
 export async function authenticate(svc: Services, cookies: CookieCodec, req: FastifyRequest): Promise<Operator> {
+  try {
+    return await identify(svc, cookies, req);
+  } catch (e) {
+    if (e instanceof UnauthorizedError) svc.core.counters.failedLogins++;
+    throw e;
+  }
+}
+
+async function identify(svc: Services, cookies: CookieCodec, req: FastifyRequest): Promise<Operator> {
   const basic = basicCredentials(req.headers.authorization);
   if (basic) {
     const [user, pass] = basic;

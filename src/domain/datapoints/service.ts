@@ -145,6 +145,7 @@ export class DatapointService {
     for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
       const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
       if (rows.length === 0) return;
+      this.core.counters.datapointsRead += rows.length;
       yield rows;
     }
   }
@@ -294,7 +295,10 @@ export class DatapointService {
         if (oo === null) delete points[i].o;
         else points[i].o = oo;
       }
-      if (!ref.stream.ephemeral) this.persist(ref, sub, points, oo, restamp);
+      if (!ref.stream.ephemeral) {
+        this.persist(ref, sub, points, oo, restamp);
+        this.core.counters.insertBatch(n);
+      }
     }
     this.publish(ref, sub, points);
   }
