@@ -13,7 +13,6 @@ import { registerQuery } from './http/routes/query';
 import { registerRoot } from './http/routes/root';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
-import fastifySwagger from '@fastify/swagger';
 import { SHARED_SCHEMAS } from './http/schemas';
 import { openapiOptions, registerOpenapi } from './http/openapi';
 import { registerMetrics } from './http/metrics';
@@ -142,7 +141,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // OpenAPI from the route schemas: @fastify/swagger sees the routes of the plugins loaded after it.
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
-  app.register(fastifySwagger, openapiOptions());
+  // Loaded when the app starts, not when the CLI loads this module.
+  app.register(import('@fastify/swagger'), openapiOptions());
   app.register(async (api) => {
     registerRoot(api, ctx);
     registerCrud(api, ctx);

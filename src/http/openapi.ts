@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import { VERSION } from '../version';
 import { API_HEADERS } from './errors';
 
@@ -52,5 +51,5 @@ export function registerOpenapi(app: FastifyInstance): void {
   app.get(OPENAPI_PATH, { schema: { hide: true } }, (_req, reply) =>
     reply.headers(API_HEADERS).type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())),
   );
-  app.register(fastifySwaggerUi, { routePrefix: DOCS_PATH, uiConfig: { url: OPENAPI_PATH } as Record<string, unknown> });
+  app.register(import('@fastify/swagger-ui'), { routePrefix: DOCS_PATH, uiConfig: { url: OPENAPI_PATH } as Record<string, unknown> });
 }
