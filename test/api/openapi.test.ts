@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, makeApp } from '../helpers';
@@ -64,6 +67,19 @@ describe('OpenAPI', () => {
       expect((await t.http.get(url)).status, url).toBe(200);
     }
   });
+
+  it.skipIf(!existsSync('/usr/bin/chromium'))('the page renders the document in a real browser', async () => {
+    const a = t.app.server.address();
+    const port = typeof a === 'object' && a ? a.port : 0;
+    const { stdout } = await promisify(execFile)(
+      '/usr/bin/chromium',
+      ['--headless', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=10000', '--dump-dom', `http://127.0.0.1:${port}/api/docs/`],
+      { timeout: 60000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    // Swagger UI fetched /api/v1/openapi.json and drew the operations.
+    expect(stdout).toContain('/api/v1/crud/{user}/{device}/{stream}/data.csv');
+    expect(stdout).toContain('ConnectorDB');
+  }, 90000);
 
   it('schemas document but never validate: answers stay the original ones', async () => {
     // A non-JSON body on a create route keeps the parser message, a non-numeric i1 the original text.
