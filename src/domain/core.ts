@@ -4,6 +4,7 @@ import { LocalPubSub, type PubSub } from '../pubsub';
 import type { DatapointStorage, DeviceReads, MetaWrites, Storage, StreamReads, UserReads } from '../storage/types';
 import type { DeviceRow, Operator, StreamRef, UserRow } from './types';
 import { VerifiedCache } from './users/passwords';
+import { Counters } from './counters';
 
 /**
  * Everything the services share: the storage, the permissions table, the config and the
@@ -18,6 +19,9 @@ export class Core {
   readonly verified = new VerifiedCache();
   /** Bumped on every metadata change; a cache fill started before a bump is dropped. */
   generation = 0;
+  readonly counters = new Counters();
+  /** Readiness and size figures (metrics). */
+  readonly stats: Pick<Storage, 'ping' | 'sizes'>;
   private readonly caches: Map<string, unknown>[] = [];
   /** `user/device/stream` → resolved stream, for the insert and read hot paths. */
   readonly streamRefs = this.cache<StreamRef>();
@@ -36,6 +40,7 @@ export class Core {
     this.meta = storage.meta;
     this.data = storage.data;
     storage.onChange(() => this.invalidate());
+    this.stats = storage;
   }
   /** Relationship of the acting device to a user object (never `self`, permissions §1.1). */
   relUser(op: Operator, u: UserRow): Relationship {

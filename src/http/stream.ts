@@ -44,7 +44,7 @@ function errorOf(e: unknown): { status: number; msg: string } {
  * per batch, none per row). Nothing is materialised beyond one batch; an empty result is exactly
  * `[]` with a Content-Length (rest-api §1.4).
  */
-export async function sendRowChunks(reply: FastifyReply, chunks: AsyncIterator<string[]>): Promise<FastifyReply> {
+export async function sendRowChunks(reply: FastifyReply, chunks: AsyncIterator<string[]> | Iterator<string[]>): Promise<FastifyReply> {
   let buf = '';
   let r = await chunks.next();
   // Small answers (the common 1,000-datapoint read) go out as one string with a length;

@@ -25,6 +25,7 @@ import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
 import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, nonFiniteMessage, sendTooMany } from './context';
 import { sendError } from './errors';
+import { schemas } from './schemas';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
 
@@ -129,6 +130,13 @@ export class Hub {
       topic.unsubscribe();
     }
     return true;
+  }
+
+  /** Live (connection, path, transform) subscriptions, for the metrics endpoint. */
+  subscriptionCount(): number {
+    let n = 0;
+    for (const t of this.topics.values()) for (const g of t.groups.values()) n += g.conns.size;
+    return n;
   }
 
   /** Whether this hub already holds a compiled transform for the pair (saves re-parsing). */
@@ -444,6 +452,7 @@ export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
     inst.route({
       method: 'GET',
       url: WEBSOCKET_PATH,
+      schema: schemas.websocket,
       // Without an upgrade: the JSON 404 of rest-api §10.2 (the recommended behaviour).
       handler: async (_req: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'This path is not recognized'),
       preValidation: async (req: FastifyRequest, reply: FastifyReply) => {

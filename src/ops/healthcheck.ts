@@ -17,7 +17,7 @@ export async function healthcheck(dir: string, env: NodeJS.ProcessEnv = process.
     return false;
   }
   try {
-    const r = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/api/v1/meta/version`, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/api/v1/meta/ready`, { signal: AbortSignal.timeout(timeoutMs) });
     return r.ok;
   } catch {
     return false;

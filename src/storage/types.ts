@@ -266,6 +266,14 @@ export interface SyncReads {
   read(streamId: number, sub: Sub, i1: number, i2: number): string[];
 }
 
+/** What operators ask of the database as a whole (readiness, metrics). */
+export interface StorageSizes {
+  /** Bytes of the database pages (SQLite: the main file without its write-ahead log). */
+  databaseBytes: number;
+  /** Datapoints stored in every substream. */
+  datapoints: number;
+}
+
 /** The whole interface: one per open database (one per server process). */
 export interface Storage {
   readonly kind: 'sqlite' | 'postgres';
@@ -290,6 +298,11 @@ export interface Storage {
    */
   onChange(listener: () => void): void;
   pollChanges(): void;
+
+  /** Rejects when the database does not answer a real read (readiness). */
+  ping(): Promise<void>;
+  /** Database size and stored datapoints, in one cheap query (metrics). */
+  sizes(): Promise<StorageSizes>;
 
   /**
    * Offline bulk work (import, export, admin commands run from the CLI): `fn` runs inside one

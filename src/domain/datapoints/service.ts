@@ -9,6 +9,7 @@ import { CANT_ACCESS, findStream, findStreamSync } from '../resolve';
 import { validator } from '../streams/schema';
 import type { Operator, StreamRef } from '../types';
 import { type Transformer, compileTransform } from './transform';
+import { Buckets, addStored } from './downsample';
 
 /** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
 export const READ_CHUNK = 2000;
@@ -152,8 +153,11 @@ export class DatapointService {
   }
 
   /** Stored wire texts of a plan, in batches: what a read without a transform sends as is. */
-  rows(plan: ReadPlan): AsyncIterableIterator<string[]> {
-    return this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK);
+  async *rows(plan: ReadPlan): AsyncGenerator<string[]> {
+    for await (const rows of this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK)) {
+      this.core.counters.datapointsRead += rows.length;
+      yield rows;
+    }
   }
 
   /**
@@ -167,10 +171,12 @@ export class DatapointService {
     const i1 = plan.i1;
     const i2 = plan.i2;
     // Chunked, so no SQLite statement stays open across event-loop turns.
+    const counters = this.core.counters;
     function* source(): Generator<Datapoint> {
       for (let i = i1; i < i2; i += READ_CHUNK) {
         const rows = sync.read(id, sub, i, Math.min(i2, i + READ_CHUNK));
         if (rows.length === 0) return;
+        counters.datapointsRead += rows.length;
         for (const r of rows) yield parseStored(r);
       }
     }
@@ -185,6 +191,39 @@ export class DatapointService {
     // PostgreSQL will feed the pipeline by prefetch (storage/types.ts, SyncReads).
     if (!sync) throw new Error('transforms, merges and datasets need an engine with synchronous reads');
     return sync;
+  }
+
+  /**
+   * Min, max, mean and count per bucket of equal width: `n` buckets over (t1, t2] for time plans
+   * (t1 = 0: the first datapoint's time; t2 = 0: the last one's), over the first to last
+   * datapoint's time for index plans. Stored numeric text is read in place; the loop gives the
+   * event loop a turn after every chunk so a read of millions of points stalls no other request.
+   */
+  async downsample(plan: ReadPlan, n: number, t1 = 0, t2 = 0): Promise<Buckets> {
+    if (plan.i2 <= plan.i1) return new Buckets(n, 0, 0);
+    const lo = t1 > 0 ? t1 : await this.tAt(plan, plan.i1);
+    const hi = t2 > 0 ? t2 : await this.tAt(plan, plan.i2 - 1);
+    const b = new Buckets(n, lo, Math.max(lo, hi));
+    if (plan.transform) {
+      const it = this.datapoints(plan);
+      let k = 0;
+      for (let r = it.next(); !r.done; r = it.next()) {
+        b.addDatapoint(r.value);
+        if (++k % READ_CHUNK === 0) await yieldTurn();
+      }
+      return b;
+    }
+    for await (const rows of this.rows(plan)) {
+      for (let i = 0; i < rows.length; i++) addStored(b, rows[i]);
+      await yieldTurn();
+    }
+    return b;
+  }
+
+  /** The timestamp of the datapoint at index `i` of the plan's substream. */
+  private async tAt(plan: ReadPlan, i: number): Promise<number> {
+    for await (const rows of this.core.data.readBatches(plan.ref.stream.id, plan.sub, i, i + 1, 1)) if (rows.length > 0) return parseStored(rows[0]).t;
+    return 0;
   }
 
   /** A StreamReader for merges and datasets, acting with the caller's permissions. */
@@ -260,8 +299,14 @@ export class DatapointService {
   }
 
   insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): Promise<void> {
+    const { sub, o } = this.writeTarget(op, ref, opts.downlink);
+    return this.store(ref, sub, points, o, opts.restamp);
+  }
+
+  /** Steps 2–3 of an insert: the substream and writer name, or 403 when the caller may not write. */
+  writeTarget(op: Operator, ref: StreamRef, downlink: boolean): { sub: Sub; o: string } {
     const owner = op.device.id === ref.device.id;
-    let sub: Sub = opts.downlink ? DOWNLINK : MAIN;
+    let sub: Sub = downlink ? DOWNLINK : MAIN;
     let o = '';
     if (!owner) {
       o = op.name;
@@ -279,7 +324,25 @@ export class DatapointService {
       );
     }
     if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
-    return this.store(ref, sub, points, o, opts.restamp);
+    return { sub, o };
+  }
+
+  /**
+   * Resolves a stream for an insert and checks write access without writing: what an upload
+   * checks before reading its file. Same errors as insert.
+   */
+  async openForWrite(op: Operator, user: string, device: string, stream: string, downlink: boolean): Promise<StreamRef> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
+    this.writeTarget(op, ref, downlink);
+    return ref;
+  }
+
+  /** Index of the first value that fails the stream's schema, or -1 (uploads name its line). */
+  firstInvalid(ref: StreamRef, points: Datapoint[]): number {
+    const validate = validator(ref.stream.schema);
+    if (!validate) return -1;
+    for (let i = 0; i < points.length; i++) if (!validate(points[i].d)) return i;
+    return -1;
   }
 
   /**
@@ -349,6 +412,7 @@ export class DatapointService {
       this.validate(ref, points, o);
       if (!ref.stream.ephemeral) {
         await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub }, this.insertRule(ref.user, points, o, restamp));
+        this.core.counters.insertBatch(points.length);
       }
     }
     this.publish(ref, sub, points);
@@ -370,6 +434,8 @@ function timePlan(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: numbe
   if (limit > 0 && !transform && b - a > limit) b = a + limit;
   return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
 }
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {
   for (let i = 0; i < n; i++) {

@@ -15,6 +15,7 @@ import {
   type NewUser,
   type Storage,
   type StreamRow,
+  type StorageSizes,
   type StreamStorageStats,
   type Sub,
   type SyncReads,
@@ -23,6 +24,7 @@ import {
 import { DatapointStore } from './datapoints';
 import { type DB, type OpenOptions, openDatabase } from './db';
 import { DeviceStore } from './devices';
+import { StorageStats } from './stats';
 import { StreamStore } from './streams';
 import { UserStore } from './users';
 
@@ -160,6 +162,21 @@ export class SqliteStorage implements Storage {
 
   private changed(): void {
     for (const l of this.listeners) l();
+  }
+
+  private stats: StorageStats | undefined;
+
+  ping(): Promise<void> {
+    try {
+      (this.stats ??= new StorageStats(this.db)).ping();
+      return done(undefined);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  sizes(): Promise<StorageSizes> {
+    return done((this.stats ??= new StorageStats(this.db)).sizes());
   }
 
   pollChanges(): void {
