@@ -109,17 +109,24 @@ export async function login(web: Web, page: Page = web.page, user = ADMIN_USER, 
 export async function shot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
+  // Scrolled to the top, so the sticky header is drawn where it belongs.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
 
-/** Screenshots at desktop and phone size (restoring the desktop size). */
-export async function shots(page: Page, name: string): Promise<void> {
-  await page.setViewportSize(DESKTOP);
-  await shot(page, `${name}-desktop`);
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(100);
-  await shot(page, `${name}-phone`);
+/** Screenshots at desktop and phone size (restoring the desktop size); `dark` adds both in the dark theme. */
+export async function shots(page: Page, name: string, opts: { dark?: boolean } = {}): Promise<void> {
+  for (const scheme of opts.dark ? (['light', 'dark'] as const) : (['light'] as const)) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const suffix = scheme === 'dark' ? '-dark' : '';
+    await page.setViewportSize(DESKTOP);
+    await shot(page, `${name}-desktop${suffix}`);
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(100);
+    await shot(page, `${name}-phone${suffix}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(DESKTOP);
 }
 

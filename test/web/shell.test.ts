@@ -15,7 +15,7 @@ describe('login and logout through the form', () => {
   it('a wrong password shows the error on the form, after the failed-login delay', async () => {
     const page = web.page;
     await page.goto(web.url + '/');
-    await shots(page, 'login');
+    await shots(page, 'login', { dark: true });
     await page.getByLabel('Username or email').fill('test');
     await page.getByLabel('Password').fill('wrong');
     const start = Date.now();
@@ -78,7 +78,7 @@ describe('navigation', () => {
     await streams.getByText('user/mood').waitFor();
     await page.getByLabel('Filter streams').fill('moo');
     await expect.poll(() => streams.getByRole('link').count()).toBe(1);
-    await shots(page, 'home');
+    await shots(page, 'home', { dark: true });
   });
 
   it('the search palette (Ctrl+K) finds a stream by path and opens it with Enter', async () => {
@@ -181,7 +181,7 @@ describe('creating and changing things', () => {
     expect(await page.getByTestId('apikey').textContent()).toBe(before);
     await page.getByRole('button', { name: 'QR code' }).click();
     await page.getByRole('img', { name: /QR code of the API key/ }).waitFor();
-    await shots(page, 'device');
+    await shots(page, 'device', { dark: true });
     await page.getByRole('button', { name: 'Reset API key' }).click();
     const dialog = page.getByRole('dialog', { name: /Reset the API key/ });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
