@@ -12,6 +12,7 @@ import { registerData } from './http/routes/data';
 import { registerFeed } from './http/routes/feed';
 import { registerQuery } from './http/routes/query';
 import { registerRoot } from './http/routes/root';
+import { registerWeb } from './http/web';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
 import { SHARED_SCHEMAS } from './http/schemas';
@@ -174,6 +175,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerMetrics(app, ctx, hub);
   registerOpenapi(app);
   registerWebsite(app, ctx);
+  registerWeb(app, ctx);
   return { app, services };
 }
 
