@@ -72,13 +72,19 @@ export function registerMetrics(app: FastifyInstance, ctx: HttpContext, hub: Hub
       });
     gauge('connectordb_websocket_connections', 'Open websocket connections', () => hub.conns.size);
     gauge('connectordb_websocket_subscriptions', 'Live websocket subscriptions (connection, stream, transform)', () => hub.subscriptionCount());
-    // One query for the three storage figures per scrape.
-    let sizes = { databaseBytes: 0, datapoints: 0 };
-    gauge('connectordb_database_bytes', 'Size of the database pages in bytes', async () => (sizes = await core.stats.sizes()).databaseBytes);
-    gauge('connectordb_datapoints_stored', 'Datapoints stored in all streams', () => sizes.datapoints);
-    gauge('connectordb_database_bytes_per_datapoint', 'Database bytes divided by stored datapoints (0 when empty)', () =>
-      sizes.datapoints > 0 ? sizes.databaseBytes / sizes.datapoints : 0,
-    );
+    // One query for the three storage figures per scrape: prom-client collects them together,
+    // so they share the promise of the first.
+    let pending: Promise<{ databaseBytes: number; datapoints: number }> | null = null;
+    const sizes = () =>
+      (pending ??= core.stats.sizes().finally(() => {
+        setImmediate(() => (pending = null));
+      }));
+    gauge('connectordb_database_bytes', 'Size of the database pages in bytes', async () => (await sizes()).databaseBytes);
+    gauge('connectordb_datapoints_stored', 'Datapoints stored in all streams', async () => (await sizes()).datapoints);
+    gauge('connectordb_database_bytes_per_datapoint', 'Database bytes divided by stored datapoints (0 when empty)', async () => {
+      const s = await sizes();
+      return s.datapoints > 0 ? s.databaseBytes / s.datapoints : 0;
+    });
 
     const want = cfg.token === '' ? null : sha(cfg.token);
     inst.get(METRICS_PATH, async (req, reply) => {
