@@ -1,0 +1,458 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiError, api, apiUrl } from '../api';
+import { live, liveState } from '../live';
+import { loc, setQuery } from '../router';
+import { EntryForm } from '../entry/EntryForm';
+import { Chart } from './Chart';
+import { type ViewDef, compose, detectShape, viewsFor } from './choose';
+import { downloadText, showValue, toCSV } from './format';
+import { type Loaded, apiGet, dataURL, loadLatest, loadSeries } from './load';
+import { Bars, Scatter, TextList } from './Parts';
+import { PRESETS, type RangeSpec, describeRange, fmtTime, fromLocalInput, isPreset, parseRange, toLocalInput, writeRange } from './range';
+import { Table } from './Table';
+import { type Bucket, type Datapoint, type Series, type StreamInfo, parseSchema } from './types';
+import './views.css';
+
+const errText = (e: unknown) => (e instanceof ApiError || e instanceof Error ? e.message : String(e));
+
+export interface StreamViewProps {
+  user: string;
+  device: string;
+  stream: string;
+}
+
+/** The stream page: range, transform, latest value, views, live updates, entry and downloads. */
+export default function StreamView({ user, device, stream }: StreamViewProps) {
+  const path = `${user}/${device}/${stream}`;
+  const query = loc.value.query;
+  const range = parseRange(query);
+  const rangeKey = writeRange(new URLSearchParams(), range).toString();
+  const transform = query.get('transform') ?? '';
+  const viewParam = query.get('view') ?? '';
+
+  const [info, setInfo] = useState<StreamInfo | null>(null);
+  const [infoErr, setInfoErr] = useState('');
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [loadErr, setLoadErr] = useState('');
+  const [loading, setLoading] = useState(true);
+  const [latest, setLatest] = useState<Datapoint | null>(null);
+  const [reload, setReload] = useState(0);
+  const chartWidth = useRef(1200);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    setInfo(null);
+    setInfoErr('');
+    api.getStream(user, device, stream).then(setInfo, (e) => setInfoErr(errText(e)));
+    loadLatest(get, path).then(setLatest, () => setLatest(null));
+  }, [path]);
+
+  useEffect(() => {
+    let gone = false;
+    setLoading(true);
+    setLoadErr('');
+    const width = box.current?.clientWidth ?? chartWidth.current;
+    loadSeries(get, { path, range, transform, buckets: Math.max(200, Math.min(4000, Math.round(width * 1.5))) }).then(
+      (l) => {
+        if (gone) return;
+        setLoaded(l);
+        setLoading(false);
+      },
+      (e) => {
+        if (gone) return;
+        setLoaded(null);
+        setLoadErr(errText(e));
+        setLoading(false);
+      },
+    );
+    return () => {
+      gone = true;
+    };
+  }, [path, rangeKey, transform, reload]);
+
+  // Live: the raw stream feeds the latest value; the (transformed) stream feeds the views.
+  const follows = range.kind !== 'abs';
+  useEffect(() => {
+    const offRaw = live.subscribe(path, (data) => {
+      if (data.length) setLatest(data[data.length - 1]);
+      if (!transform) append(data);
+    });
+    const offT = transform ? live.subscribe(path, (data) => append(data), transform) : () => {};
+    const offRe = live.onReconnect(() => setReload((n) => n + 1));
+    function append(data: Datapoint[]) {
+      if (!follows || !data.length) return;
+      setLoaded((l) => (l ? { ...l, series: appendSeries(l.series, data) } : l));
+    }
+    return () => {
+      offRaw();
+      offT();
+      offRe();
+    };
+  }, [path, transform, follows]);
+
+  const schema = useMemo(() => parseSchema(info?.schema ?? '{}'), [info?.schema]);
+  const points = loaded?.series.kind === 'points' ? loaded.series.points : bucketsAsPoints(loaded?.series);
+  const shape = useMemo(() => detectShape(schema, points, !!transform), [schema, points, transform]);
+  const views = viewsFor(shape, points);
+  const view = views.find((v) => v.id === viewParam) ?? views[0];
+
+  if (infoErr) {
+    return (
+      <section>
+        <h1>{stream}</h1>
+        <p class="alert" role="alert">{infoErr}</p>
+      </section>
+    );
+  }
+  const label = info?.nickname || stream;
+  return (
+    <section class="cdb-stream" ref={box}>
+      <div class="head">
+        <div>
+          <h1>{label}</h1>
+          <p class="muted">
+            {path}
+            {info?.datatype ? ` · ${info.datatype}` : ''}
+            {info?.ephemeral ? ' · ephemeral' : ''}
+            {info?.downlink ? ' · downlink' : ''}
+          </p>
+          {info?.description && <p>{info.description}</p>}
+        </div>
+        <div class="cdb-latest" aria-live="polite">
+          <div class="muted">Latest value <LiveDot /></div>
+          <div class="cdb-latest-v" data-testid="latest">{latest ? showValue(latest.d) : '—'}</div>
+          <div class="muted">{latest ? fmtTime(latest.t ?? 0) : 'no data yet'}</div>
+        </div>
+      </div>
+
+      <RangeControl range={range} />
+      <TransformBox transform={transform} error={transform ? loadErr : ''} />
+
+      {loadErr && !transform && <p class="alert" role="alert">{loadErr}</p>}
+      {loading && !loaded && <p class="loading">Loading…</p>}
+      {loaded && (
+        <div class="card">
+          <p class="muted cdb-summary">
+            {describeSeries(loaded.series)} · {describeRange(range)}
+          </p>
+          <ViewTabs views={views} current={view} />
+          <ViewPanel
+            view={view}
+            series={loaded.series}
+            points={points}
+            path={path}
+            transform={transform}
+            loaded={loaded}
+            label={label}
+            onZoom={(t1, t2) => setQuery(Object.fromEntries(writeRange(query, { kind: 'abs', t1, t2 })))}
+          />
+          <Downloads path={path} loaded={loaded} transform={transform} name={stream} />
+        </div>
+      )}
+
+      {info && !info.ephemeral && (
+        <div class="card">
+          <h2>Insert</h2>
+          <EntryForm user={user} device={device} stream={info} />
+        </div>
+      )}
+      {info?.ephemeral && (
+        <div class="card">
+          <h2>Insert</h2>
+          <p class="muted">Ephemeral stream: datapoints are not stored, only sent to live subscribers (this page shows them as they arrive).</p>
+          <EntryForm user={user} device={device} stream={info} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+const get = apiGet;
+
+function LiveDot() {
+  const s = liveState.value;
+  const text = s === 'open' ? 'live' : s === 'connecting' ? 'reconnecting' : 'offline';
+  return (
+    <span class="live-dot" data-state={s} data-testid="live-state">
+      {text}
+    </span>
+  );
+}
+
+function bucketsAsPoints(s: Series | undefined): Datapoint[] {
+  if (!s || s.kind !== 'buckets') return [];
+  return s.buckets.map((b) => ({ t: b.t, d: b.d.mean }));
+}
+
+/** New live datapoints join the series; downsampled series get one-point buckets. */
+export function appendSeries(s: Series, data: Datapoint[]): Series {
+  if (s.kind === 'points') {
+    const points = s.points.concat(data);
+    return { ...s, points, total: s.total + data.length };
+  }
+  const add: Bucket[] = [];
+  for (const p of data) {
+    const v = typeof p.d === 'number' ? p.d : typeof p.d === 'boolean' ? Number(p.d) : null;
+    if (v !== null) add.push({ t: p.t ?? 0, d: { min: v, max: v, mean: v, count: 1 } });
+  }
+  return { ...s, buckets: s.buckets.concat(add), total: s.total + data.length };
+}
+
+function describeSeries(s: Series): string {
+  if (s.kind === 'buckets') return `${s.total.toLocaleString()} datapoints, drawn as ${s.buckets.length.toLocaleString()} min/mean/max buckets`;
+  if (s.truncated) return `the latest ${s.points.length.toLocaleString()} of ${s.total.toLocaleString()} datapoints`;
+  return `${s.points.length.toLocaleString()} datapoint${s.points.length === 1 ? '' : 's'}`;
+}
+
+function RangeControl({ range }: { range: RangeSpec }) {
+  const now = Date.now() / 1000;
+  const [t1, setT1] = useState(() => toLocalInput(range.kind === 'abs' ? range.t1 : now - 86400));
+  const [t2, setT2] = useState(() => toLocalInput(range.kind === 'abs' ? range.t2 : now));
+  const [n, setN] = useState(() => String(range.kind === 'last' ? range.n : 1000));
+  const [err, setErr] = useState('');
+  const set = (r: RangeSpec) => {
+    const all = writeRange(new URLSearchParams(location.search), r);
+    const out: Record<string, string | undefined> = { range: undefined, last: undefined, t1: undefined, t2: undefined };
+    for (const [k, v] of all) if (k in out) out[k] = v;
+    setErr('');
+    setQuery(out);
+  };
+  return (
+    <fieldset class="cdb-range">
+      <legend>Time range: {describeRange(range)}</legend>
+      <div class="presets" role="group" aria-label="Preset ranges">
+        <button type="button" aria-pressed={range.kind === 'default'} onClick={() => set({ kind: 'default' })}>Recent</button>
+        {Object.entries(PRESETS).map(([k, p]) => (
+          <button key={k} type="button" aria-pressed={range.kind === 'preset' && range.preset === k} onClick={() => isPreset(k) && set({ kind: 'preset', preset: k })}>
+            {p.label.replace('Last ', '')}
+          </button>
+        ))}
+      </div>
+      <details open={range.kind === 'abs' || range.kind === 'last'}>
+        <summary>Custom range</summary>
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const a = fromLocalInput(t1), b = fromLocalInput(t2);
+            if (a === null || b === null || b <= a) return setErr('The end must be a valid time after the start.');
+            set({ kind: 'abs', t1: a, t2: b });
+          }}
+        >
+          <label class="cdb-inline">From <input type="datetime-local" step="1" value={t1} onInput={(e) => setT1((e.currentTarget as HTMLInputElement).value)} /></label>
+          <label class="cdb-inline">To <input type="datetime-local" step="1" value={t2} onInput={(e) => setT2((e.currentTarget as HTMLInputElement).value)} /></label>
+          <button type="submit">Show range</button>
+        </form>
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const k = Number(n);
+            if (!Number.isInteger(k) || k < 1) return setErr('The number of datapoints must be a whole number above 0.');
+            set({ kind: 'last', n: k });
+          }}
+        >
+          <label class="cdb-inline">Last <input type="number" min={1} step={1} value={n} onInput={(e) => setN((e.currentTarget as HTMLInputElement).value)} style={{ width: '8rem' }} /> datapoints</label>
+          <button type="submit">Show</button>
+        </form>
+        {err && <p class="alert" role="alert">{err}</p>}
+      </details>
+    </fieldset>
+  );
+}
+
+function TransformBox({ transform, error }: { transform: string; error: string }) {
+  const [text, setText] = useState(transform);
+  useEffect(() => setText(transform), [transform]);
+  return (
+    <form
+      class="cdb-transform"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setQuery({ transform: text.trim() || undefined, view: undefined });
+      }}
+    >
+      <label for="cdb-transform">Transform (PipeScript)</label>
+      <div class="row">
+        <input
+          id="cdb-transform"
+          class="mono"
+          value={text}
+          placeholder='e.g. if $ > 5  ·  map(day, mean)'
+          spellcheck={false}
+          autocomplete="off"
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? 'cdb-transform-err' : undefined}
+          onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
+          style={{ flex: '1 1 16rem', width: 'auto' }}
+        />
+        <button type="submit" class="primary">Apply</button>
+        {transform && (
+          <button type="button" onClick={() => setQuery({ transform: undefined, view: undefined })}>Clear</button>
+        )}
+      </div>
+      {error && (
+        <p class="alert" role="alert" id="cdb-transform-err" data-testid="transform-error">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
+function ViewTabs({ views, current }: { views: ViewDef[]; current: ViewDef }) {
+  const refs = useRef<(HTMLButtonElement | null)[]>([]);
+  const go = (i: number) => {
+    const v = views[(i + views.length) % views.length];
+    setQuery({ view: v.id });
+    refs.current[(i + views.length) % views.length]?.focus();
+  };
+  return (
+    <div class="cdb-tabs" role="tablist" aria-label="Views">
+      {views.map((v, i) => (
+        <button
+          key={v.id}
+          ref={(el) => {
+            refs.current[i] = el;
+          }}
+          type="button"
+          role="tab"
+          id={`tab-${v.id}`}
+          aria-selected={v.id === current.id}
+          aria-controls="cdb-viewpanel"
+          tabIndex={v.id === current.id ? 0 : -1}
+          onClick={() => setQuery({ view: v.id })}
+          onKeyDown={(e) => {
+            if (e.key === 'ArrowRight') go(i + 1);
+            else if (e.key === 'ArrowLeft') go(i - 1);
+            else if (e.key === 'Home') go(0);
+            else if (e.key === 'End') go(views.length - 1);
+            else return;
+            e.preventDefault();
+          }}
+        >
+          {v.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+interface PanelProps {
+  view: ViewDef;
+  series: Series;
+  points: Datapoint[];
+  path: string;
+  transform: string;
+  loaded: Loaded;
+  label: string;
+  onZoom: (t1: number, t2: number) => void;
+}
+
+function ViewPanel({ view, series, points, path, transform, loaded, label, onZoom }: PanelProps) {
+  const [derived, setDerived] = useState<{ key: string; points?: Datapoint[]; err?: string } | null>(null);
+  const script = view.script ? compose(transform, view.script) : null;
+  const w = loaded.window;
+  const key = `${path}|${script}|${JSON.stringify(w)}`;
+  useEffect(() => {
+    if (!script) return;
+    let gone = false;
+    const params = w.kind === 'time' ? { t1: w.t1, t2: w.t2 } : { i1: w.i1, i2: w.i2 };
+    get(dataURL(path, { ...params, transform: script })).then(
+      (p) => !gone && setDerived({ key, points: p as Datapoint[] }),
+      (e) => !gone && setDerived({ key, err: errText(e) }),
+    );
+    return () => {
+      gone = true;
+    };
+  }, [key]);
+
+  const title = `${label}: ${view.label}`;
+  let body;
+  if (script) {
+    if (!derived || derived.key !== key) body = <p class="loading">Computing…</p>;
+    else if (derived.err) body = <p class="alert" role="alert">{derived.err}</p>;
+    else {
+      const pts = derived.points ?? [];
+      const s: Series = { kind: 'points', points: pts, total: pts.length, truncated: false };
+      body =
+        view.render === 'bars' ? (
+          <Bars points={pts} keys={view.keys ?? 'plain'} label={title} />
+        ) : (
+          <>
+            <Chart series={s} mode="line" label={title} />
+            <details><summary>Show as table</summary><Table series={s} label={title} /></details>
+          </>
+        );
+    }
+  } else {
+    switch (view.render) {
+      case 'line':
+      case 'bool':
+        body = (
+          <>
+            <Chart series={series} mode={view.render} fields={view.fields} label={title} onZoom={onZoom} />
+            <p class="muted cdb-hint">Drag across the chart to zoom in; the server is asked again for the selected range.</p>
+            <details><summary>Show as table</summary><Table series={series} label={title} /></details>
+          </>
+        );
+        break;
+      case 'list':
+        body = <TextList points={points} />;
+        break;
+      case 'scatter':
+        body = <Scatter points={points} fields={view.fields ?? []} label={title} />;
+        break;
+      case 'bars':
+        body = <Bars points={points} keys={view.keys ?? 'plain'} label={title} />;
+        break;
+      default:
+        body = <Table series={series} label={title} />;
+    }
+  }
+  return (
+    <div id="cdb-viewpanel" role="tabpanel" aria-labelledby={`tab-${view.id}`} data-view={view.id}>
+      {script && (
+        <p class="cdb-script">
+          PipeScript: <code>{script}</code>{' '}
+          <button type="button" onClick={() => setQuery({ transform: script, view: undefined })}>Use as transform</button>
+        </p>
+      )}
+      {series.kind === 'buckets' && !script && <p class="muted cdb-hint">Downsampled on the server: the band spans each bucket's min to max, the line is its mean.</p>}
+      {body}
+    </div>
+  );
+}
+
+function Downloads({ path, loaded, transform, name }: { path: string; loaded: Loaded; transform: string; name: string }) {
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  const w = loaded.window;
+  const params = { ...(w.kind === 'time' ? { t1: w.t1, t2: w.t2 } : { i1: w.i1, i2: w.i2 }), transform: transform || undefined };
+  const jsonHref = apiUrl(`crud/${path}/data`, params);
+  return (
+    <div class="row cdb-downloads">
+      <span class="muted">Download this range{transform ? ' (transformed)' : ''}:</span>
+      <button
+        type="button"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          setErr('');
+          try {
+            const pts = (await get(dataURL(path, params))) as Datapoint[];
+            downloadText(`${name}.csv`, toCSV(pts), 'text/csv');
+          } catch (e) {
+            setErr(errText(e));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        CSV
+      </button>
+      <a class="btn" href={jsonHref} download={`${name}.json`}>JSON</a>
+      {err && <span class="alert" role="alert">{err}</span>}
+    </div>
+  );
+}
