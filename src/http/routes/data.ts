@@ -3,6 +3,7 @@ import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
 import { sendDatapoints, sendRowChunks } from '../stream';
+import { MAX_BUCKETS } from '../../domain/datapoints/downsample';
 
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
@@ -32,11 +33,21 @@ function parseGoFloat(s: string): number | undefined {
 
 const present = (v: string | undefined): v is string => v !== undefined && v !== '';
 
+/** `downsample=N`: a whole number of buckets from 1 to MAX_BUCKETS; undefined when absent. */
+function parseDownsample(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d{1,6}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_BUCKETS)) {
+    throw new BadRequestError(`downsample must be a whole number of buckets from 1 to ${MAX_BUCKETS}, got "${String(v).slice(0, 40)}"`);
+  }
+  return n;
+}
+
 /** Datapoint routes: rest-api §8. */
 export const registerData: Register = (app, { svc, api }) => {
   app.get(
     '/api/v1/crud/:user/:device/:stream/data',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       const q = req.query as Q;
@@ -44,6 +55,7 @@ export const registerData: Register = (app, { svc, api }) => {
       if (q.q === 'length') return sendText(reply, String(svc.data.length(op, user, device, stream, downlink)));
       if (q.q === 'time2index') return sendJSON(reply, svc.data.time2index(op, user, device, stream, downlink, q.t));
 
+      const buckets = parseDownsample(q.downsample);
       let kind: 'index' | 'time';
       let i1 = 0;
       let i2 = 0;
@@ -76,6 +88,10 @@ export const registerData: Register = (app, { svc, api }) => {
       const { ref, sub } = svc.data.openForRead(op, user, device, stream, downlink);
       const transform = compileTransform(q.transform);
       const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
+      if (buckets !== undefined) {
+        const b = await svc.data.downsample(plan, buckets, kind === 'time' ? t1 : 0, kind === 'time' ? t2 : 0);
+        return sendRowChunks(reply, b.json());
+      }
       if (!plan.transform) {
         return sendRowChunks(reply, svc.data.rows(plan));
       }
