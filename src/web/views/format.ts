@@ -53,17 +53,6 @@ export function showValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function downloadText(name: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
 export function fmtDuration(s: number): string {
   if (s < 60) return `${Math.round(s * 10) / 10} s`;
   if (s < 3600) return `${Math.round(s / 6) / 10} min`;
