@@ -20,10 +20,12 @@ export interface StreamViewProps {
   user: string;
   device: string;
   stream: string;
+  /** The stream's metadata when the page already has it (kept fresh after settings edits). */
+  info?: StreamInfo;
 }
 
 /** The stream page: range, transform, latest value, views, live updates, entry and downloads. */
-export default function StreamView({ user, device, stream }: StreamViewProps) {
+export default function StreamView({ user, device, stream, info: given }: StreamViewProps) {
   const path = `${user}/${device}/${stream}`;
   const query = loc.value.query;
   const range = parseRange(query);
@@ -31,7 +33,8 @@ export default function StreamView({ user, device, stream }: StreamViewProps) {
   const transform = query.get('transform') ?? '';
   const viewParam = query.get('view') ?? '';
 
-  const [info, setInfo] = useState<StreamInfo | null>(null);
+  const [own, setInfo] = useState<StreamInfo | null>(null);
+  const info = given ?? own;
   const [infoErr, setInfoErr] = useState('');
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loadErr, setLoadErr] = useState('');
@@ -44,7 +47,7 @@ export default function StreamView({ user, device, stream }: StreamViewProps) {
   useEffect(() => {
     setInfo(null);
     setInfoErr('');
-    api.getStream(user, device, stream).then(setInfo, (e) => setInfoErr(errText(e)));
+    if (!given) api.getStream(user, device, stream).then(setInfo, (e) => setInfoErr(errText(e)));
     loadLatest(get, path).then(setLatest, () => setLatest(null));
   }, [path]);
 
