@@ -55,6 +55,9 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: config.insert_limit_bytes,
+    // X-Forwarded-For/-Proto only from the configured proxies: req.ip keys the failed-login limit
+    // and req.protocol decides the Secure cookie attribute.
+    ...(config.trust_proxy.trim() !== '' ? { trustProxy: config.trust_proxy } : {}),
     // Our onResponse hook writes the one line per request (credentials redacted).
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },

@@ -54,3 +54,13 @@ export class InternalError extends CdbError {
     super(500, message);
   }
 }
+
+/** 429: too many failed logins; `retryAfter` seconds until the next attempt is accepted. */
+export class TooManyRequestsError extends CdbError {
+  constructor(
+    message: string,
+    readonly retryAfter: number,
+  ) {
+    super(429, message);
+  }
+}

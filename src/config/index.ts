@@ -23,6 +23,13 @@ export interface Config {
   permissions: string;
   insert_limit_bytes: number;
   failed_login_delay: number;
+  /** Failed password logins allowed per client address and per account in `window` seconds (0 = off). */
+  login_limit: { per_ip: number; per_account: number; window: number };
+  /**
+   * Proxies whose X-Forwarded-For/-Proto are believed: "" none, else a comma list of addresses,
+   * CIDR ranges or `loopback`/`linklocal`/`uniquelocal` (Fastify's trustProxy).
+   */
+  trust_proxy: string;
   http_read_timeout: number;
   /** Seconds a SIGTERM/SIGINT waits for in-flight requests before closing their connections. */
   shutdown_timeout: number;
@@ -70,6 +77,8 @@ export function defaultConfig(dir = '.'): Config {
     permissions: 'default',
     insert_limit_bytes: 10485760,
     failed_login_delay: 300,
+    login_limit: { per_ip: 20, per_account: 50, window: 300 },
+    trust_proxy: '',
     http_read_timeout: 5,
     shutdown_timeout: 30,
     password_hash: 'argon2id',

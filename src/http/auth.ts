@@ -1,8 +1,10 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { Services } from '../domain';
 import { NOBODY, type Operator } from '../domain/types';
+import { UnauthorizedError } from '../errors';
+import type { LoginLimiter } from './loginlimit';
 
 export const COOKIE_NAME = 'connectordb-session';
 
@@ -61,11 +63,20 @@ export function basicCredentials(header: string | undefined): [string, string] |
  * request → operator, in the original's order: Basic (password or empty-user API key), the
  * `apikey` query parameter, the session cookie, else nobody. Throws UnauthorizedError.
  */
-export async function authenticate(svc: Services, cookies: CookieCodec, req: FastifyRequest): Promise<Operator> {
+export async function authenticate(svc: Services, cookies: CookieCodec, req: FastifyRequest, limiter?: LoginLimiter): Promise<Operator> {
   const basic = basicCredentials(req.headers.authorization);
   if (basic) {
     const [user, pass] = basic;
-    return user === '' ? svc.users.loginApikey(pass) : svc.users.loginPassword(user, pass);
+    if (user === '') return svc.users.loginApikey(pass);
+    if (!limiter?.enabled) return svc.users.loginPassword(user, pass);
+    // Throws 429 before any hash is computed, so a flood costs nothing but a map lookup.
+    const attempt = limiter.begin(req.ip, user);
+    const op = await svc.users.loginPassword(user, pass).catch((e: unknown) => {
+      if (!(e instanceof UnauthorizedError)) attempt.cancel();
+      throw e;
+    });
+    attempt.succeeded();
+    return op;
   }
   const q = req.query as Record<string, unknown> | undefined;
   const key = q && typeof q.apikey === 'string' ? q.apikey : '';
@@ -77,4 +88,23 @@ export async function authenticate(svc: Services, cookies: CookieCodec, req: Fas
     if (k) return svc.users.loginApikey(k);
   }
   return NOBODY;
+}
+
+/**
+ * Whether the client reached us over https: the site's public URL says so, or a trusted proxy
+ * (`trust_proxy`, which makes Fastify honour X-Forwarded-Proto) says so.
+ */
+export function isHttps(config: Config, req: FastifyRequest): boolean {
+  return /^https:\/\//i.test(config.siteurl) || req.protocol === 'https';
+}
+
+/**
+ * Sets (or, with value null, clears) the session cookie: the one place its attributes are chosen.
+ * HttpOnly keeps it from scripts, SameSite=Lax from cross-site posts, Secure from plain http when
+ * the site is served over https. `maxAge` undefined makes a browser-session cookie.
+ */
+export function setSessionCookie(reply: FastifyReply, req: FastifyRequest, config: Config, value: string | null, maxAge?: number): void {
+  const age = value === null ? '; Max-Age=0' : maxAge === undefined ? '' : `; Max-Age=${maxAge}`;
+  const secure = isHttps(config, req) ? '; Secure' : '';
+  reply.header('set-cookie', `${COOKIE_NAME}=${value ?? ''}; Path=/${age}; HttpOnly; SameSite=Lax${secure}`);
 }

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { Services } from '../domain';
 import type { Operator } from '../domain/types';
-import { BadRequestError, CdbError, UnauthorizedError } from '../errors';
+import { BadRequestError, CdbError, TooManyRequestsError, UnauthorizedError } from '../errors';
 import { type CookieCodec, authenticate } from './auth';
+import { LoginLimiter } from './loginlimit';
 import { API_HEADERS, errorHandler, sendError } from './errors';
 import { nameSanitary } from '../domain/validation';
 
@@ -39,6 +40,8 @@ export interface HttpContext {
   svc: Services;
   config: Config;
   cookies: CookieCodec;
+  /** Failed password logins per address and per account (429 past the limit). */
+  logins: LoginLimiter;
   /** false while disabled by config or shutting down: authenticated routes answer 503. */
   state: { enabled: boolean };
   /** Wraps an authenticated API handler. */
@@ -49,10 +52,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function makeContext(svc: Services, config: Config, cookies: CookieCodec): HttpContext {
   const state = { enabled: config.frontend_enabled };
+  const logins = new LoginLimiter(config.login_limit);
   return {
     svc,
     config,
     cookies,
+    logins,
     state,
     api(h) {
       return async (req, reply) => {
@@ -61,8 +66,9 @@ export function makeContext(svc: Services, config: Config, cookies: CookieCodec)
         }
         let op: Operator;
         try {
-          op = await authenticate(svc, cookies, req);
+          op = await authenticate(svc, cookies, req, logins);
         } catch (e) {
+          if (e instanceof TooManyRequestsError) return sendTooMany(reply, e);
           if (e instanceof UnauthorizedError) {
             if (config.failed_login_delay > 0) await sleep(config.failed_login_delay);
             return sendError(reply, 401, e.message);
@@ -79,6 +85,12 @@ export function makeContext(svc: Services, config: Config, cookies: CookieCodec)
       };
     },
   };
+}
+
+/** 429 with Retry-After and the error body; answered at once (no failed-login delay: it costs nothing). */
+export function sendTooMany(reply: FastifyReply, e: TooManyRequestsError): FastifyReply {
+  reply.header('retry-after', String(e.retryAfter));
+  return sendError(reply, 429, e.message);
 }
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { CdbError } from '../errors';
 import { type Register, requireBody } from './context';
 import { sendError } from './errors';
-import { COOKIE_NAME } from './auth';
+import { setSessionCookie } from './auth';
 
 const page = (title: string, body: string) =>
   `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>`;
@@ -59,16 +59,15 @@ export const registerWebsite: Register = (app, { api, svc, cookies, config }) =>
       }
       const u = svc.core.users.get(name)!;
       const dev = svc.core.devices.get(u.id, 'user')!;
-      const maxAge = config.cookie.remember ? `; Max-Age=${config.cookie.maxage}` : '';
-      reply.header('set-cookie', `${COOKIE_NAME}=${cookies.encode(dev.apikey)}; Path=/${maxAge}; HttpOnly; SameSite=Lax`);
+      setSessionCookie(reply, req, config, cookies.encode(dev.apikey), config.cookie.remember ? config.cookie.maxage : undefined);
       return reply.type('text/plain; charset=utf-8').send('ok');
     }),
   );
   app.get('/join', (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(page('Join', '<p>POST a JSON body {"name","email","password"} to /join to create an account, if joining is enabled.</p>')),
   );
-  app.get('/logout', (_req, reply) => {
-    reply.header('set-cookie', `${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`);
+  app.get('/logout', (req, reply) => {
+    setSessionCookie(reply, req, config, null);
     return reply.redirect('/', 302);
   });
 };

@@ -4,9 +4,12 @@
  *
  * Fan-out is organised by a Hub: one bus subscription per stream path, and under it one group per
  * distinct transform string. Each published batch is serialised (and transformed) once per group
- * and the same string is handed to every connection of the group. A connection that cannot keep
- * up (more than `message_buffer` deliveries not yet accepted by its socket, or a write pending for
- * `write_wait` seconds) is dropped, never the messages of the others.
+ * and the same string is handed to every connection of the group. A connection that really does
+ * not read is dropped, never the messages of the others: one whose socket has not accepted a write
+ * for `write_wait` seconds, or whose unsent output (ws `bufferedAmount`) stays above
+ * `message_buffer` × `message_limit_bytes`. Both are checked by a timer, not per message, so a
+ * burst queued in one tick (one insert fanned out to many subscriptions of one connection) is
+ * never mistaken for a slow client.
  */
 import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,11 +19,11 @@ import type { Services } from '../domain';
 import { DatapointService } from '../domain/datapoints/service';
 import { compileTransform } from '../domain/datapoints/transform';
 import { NOBODY, type Operator } from '../domain/types';
-import { UnauthorizedError } from '../errors';
+import { TooManyRequestsError, UnauthorizedError } from '../errors';
 import { type Datapoint, type Script, datapointToJSON } from '../pipescript';
 import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
-import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds } from './context';
+import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, sendTooMany } from './context';
 import { sendError } from './errors';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
@@ -78,8 +81,8 @@ interface Topic {
 }
 
 export interface HubLimits {
-  /** Deliveries a connection may have queued in front of its socket before it is dropped. */
-  messageBuffer: number;
+  /** Bytes of unsent output a connection may hold at a sweep before it is dropped. */
+  bufferBytes: number;
   /** Milliseconds a write may stay pending before the connection is dropped. */
   writeWaitMs: number;
 }
@@ -158,8 +161,8 @@ export class Hub {
 
   attach(conn: Connection): void {
     this.conns.add(conn);
-    if (!this.sweeper && this.limits.writeWaitMs > 0) {
-      const every = Math.max(20, Math.min(1000, this.limits.writeWaitMs / 4));
+    if (!this.sweeper) {
+      const every = Math.max(20, Math.min(250, this.limits.writeWaitMs / 4));
       this.sweeper = setInterval(() => this.sweep(), every);
       this.sweeper.unref();
     }
@@ -173,11 +176,12 @@ export class Hub {
     }
   }
 
-  /** Drops connections whose oldest pending write has waited longer than write_wait. */
+  /** Drops connections whose socket has not drained for write_wait, or whose unsent output is over the cap. */
   private sweep(): void {
     const now = Date.now();
     for (const c of [...this.conns]) {
       if (c.stalledSince(now) > this.limits.writeWaitMs) c.drop('write timed out');
+      else if (c.bufferedAmount() > this.limits.bufferBytes) c.drop('output buffer full');
     }
   }
 
@@ -232,12 +236,13 @@ export class Connection {
     return this.pending > 0 ? now - this.progressAt : 0;
   }
 
+  /** Bytes handed to ws and not yet written to the kernel. */
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
   send(msg: string): void {
     if (this.dead) return;
-    if (this.pending >= this.hub.limits.messageBuffer) {
-      this.drop('output buffer full');
-      return;
-    }
     if (this.pending === 0) this.progressAt = Date.now();
     this.pending++;
     this.ws.send(msg, this.onSent);
@@ -332,7 +337,8 @@ export class Connection {
     const arg = str('arg');
     const transform = str('transform');
     if (cmd === undefined || arg === undefined || transform === undefined) {
-      this.log.info({ op: this.op.name }, 'websocket: command with a non-string cmd/arg/transform ignored');
+      // The original's decoder failed on a field of the wrong JSON type exactly as on invalid JSON.
+      this.close(CLOSE_INVALID_PAYLOAD, 'command field of the wrong JSON type');
       return;
     }
     this.command({ cmd, arg, transform, d: o.d === undefined || o.d === null ? [] : o.d });
@@ -404,7 +410,7 @@ export class Connection {
  */
 export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
   const wsc = ctx.config.websocket;
-  const hub = new Hub(ctx.svc.core.bus, { messageBuffer: Math.max(1, wsc.message_buffer), writeWaitMs: wsc.write_wait * 1000 }, app.log);
+  const hub = new Hub(ctx.svc.core.bus, { bufferBytes: Math.max(1, wsc.message_buffer) * wsc.message_limit_bytes, writeWaitMs: wsc.write_wait * 1000 }, app.log);
   const ops = new WeakMap<FastifyRequest, Operator>();
 
   app.register(fastifyWebsocket, {
@@ -433,8 +439,9 @@ export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
           return reply.code(503).type('application/json; charset=utf-8').send('{"code": 503, "msg": "ConnectorDB is currently inactive", "ref": "DISABLED"}');
         }
         try {
-          ops.set(req, await authenticate(ctx.svc, ctx.cookies, req));
+          ops.set(req, await authenticate(ctx.svc, ctx.cookies, req, ctx.logins));
         } catch (e) {
+          if (e instanceof TooManyRequestsError) return sendTooMany(reply, e);
           if (!(e instanceof UnauthorizedError)) throw e;
           if (ctx.config.failed_login_delay > 0) await new Promise((r) => setTimeout(r, ctx.config.failed_login_delay));
           return sendError(reply, 401, e.message);

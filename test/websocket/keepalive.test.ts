@@ -133,6 +133,69 @@ describe('slow consumers and shutdown', () => {
     expect(await fast.sync(B)).toEqual([]);
   });
 
+  it('six subscriptions to one stream on one connection (raw + 5 transforms) receive every message', async () => {
+    // Before: the 6 deliveries of one insert were counted as 6 queued messages (> message_buffer 3)
+    // and the connection was dropped (1006) after the third.
+    const app = await setup((c) => {
+      c.websocket.message_buffer = 3;
+    });
+    const c = await connect(app);
+    const transforms = ['', '$', '$ + 1', '$ * 2', 'sum', '$ > 5'];
+    for (const tr of transforms) c.subscribe('alice/user/s', tr);
+    expect(await c.sync(B)).toEqual([]);
+    const R = rest(app);
+    const N = 50;
+    for (let k = 0; k < N; k++) expect((await R.insert('alice/user/s', ALICE, [{ t: 1e9 + k, d: k }])).status).toBe(200);
+    const got = await c.sync(B);
+    expect(got).toHaveLength(N * transforms.length);
+    for (const tr of transforms) {
+      const mine = got.filter((m) => (m.json.transform ?? '') === tr);
+      expect(mine, tr).toHaveLength(N);
+    }
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+  });
+
+  it('a burst of large messages in one tick to a reading client is not a slow client', async () => {
+    const app = await setup((c) => {
+      c.websocket.message_buffer = 1;
+      c.websocket.message_limit_bytes = 100000;
+    });
+    const c = await connect(app);
+    for (let i = 0; i < 8; i++) c.subscribe('alice/user/s', i === 0 ? '' : `$ + "${i}"`);
+    expect(await c.sync(B)).toEqual([]);
+    // One insert of ~300 KB fans out to 8 messages of ~300 KB each in one tick (24x the cap).
+    const pts = Array.from({ length: 1000 }, (_, i) => ({ t: 1e9 + i, d: 'x'.repeat(300) }));
+    expect((await rest(app).insert('alice/user/s', ALICE, pts)).status).toBe(200);
+    const got = await c.sync(B);
+    expect(got).toHaveLength(8);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+  });
+
+  it('a client that stops reading is dropped by its unsent bytes even when write_wait is long', async () => {
+    const app = await setup((c) => {
+      c.websocket.write_wait = 3600;
+      c.websocket.message_buffer = 1;
+      c.websocket.message_limit_bytes = 1048576;
+    });
+    const slow = await connect(app);
+    slow.subscribe('alice/user/s');
+    expect(await slow.sync(B)).toEqual([]);
+    (slow.ws as unknown as { _socket: Socket })._socket.pause();
+    const R = rest(app);
+    const big = 'x'.repeat(200);
+    let sent = 0;
+    for (let k = 0; k < 400 && app.app.websocketServer.clients.size > 0; k++) {
+      const pts = Array.from({ length: 2000 }, (_, i) => ({ t: 1e9 + k * 2000 + i, d: big }));
+      expect((await R.insert('alice/user/s', ALICE, pts)).status).toBe(200);
+      sent++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => app.app.websocketServer.clients.size === 0, 'slow client dropped', 5000);
+    expect(sent).toBeLessThan(400);
+    (slow.ws as unknown as { _socket: Socket })._socket.resume();
+    expect((await within(slow.closed, 5000, 'slow close')).code).toBe(1006);
+  });
+
   it('server shutdown sends every connection a close frame (1001)', async () => {
     const app = await setup(() => {});
     const a = await connect(app);

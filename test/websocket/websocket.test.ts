@@ -397,14 +397,26 @@ describe('refused and malformed commands', () => {
     for (const p of ['alice/dev1/plain', 'alice/dev1/light/downlink', 'alice/user/gone']) expect(listeners(p)).toBe(0);
   });
 
-  it('unknown commands and null are ignored; non-string fields are ignored', async () => {
+  it('unknown commands, null and null fields are ignored', async () => {
     const c = await connect(ALICE, B);
     c.send({ cmd: 'frobnicate', arg: 'x' });
     c.send('null');
-    c.send({ cmd: 5 });
-    c.send({ cmd: 'subscribe', arg: ['alice/user/s1'] });
+    c.send({ cmd: null, arg: null, transform: null });
+    c.send({ cmd: 'subscribe', arg: 'alice/user/nope', extra: [1] });
     expect(await c.sync(B)).toEqual([]);
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('a command field of the wrong JSON type closes the connection like invalid JSON (1007)', async () => {
+    // The original's decoder failed on {"cmd":5} exactly as on invalid JSON and stopped reading.
+    for (const bad of [{ cmd: 5, arg: ['x'] }, { cmd: 'subscribe', arg: ['alice/user/s1'] }, { cmd: 'subscribe', arg: B, transform: {} }, { cmd: true }]) {
+      const c = await connect(ALICE, B);
+      c.subscribe('alice/user/clean1');
+      expect(await c.sync(B)).toEqual([]);
+      c.send(bad);
+      expect((await within(c.closed, 3000, 'close')).code).toBe(1007);
+      await waitFor(() => listeners('alice/user/clean1') === 0, 'cleanup');
+    }
   });
 
   it('invalid JSON closes the connection (1007) and drops its subscriptions', async () => {

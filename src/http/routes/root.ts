@@ -1,7 +1,7 @@
 import { NotFoundError } from '../../errors';
 import { transformListing } from '../../pipescript';
 import { interpolatorListing } from '../../query';
-import { COOKIE_NAME } from '../auth';
+import { setSessionCookie } from '../auth';
 import { type Register, sendJSON, sendText } from '../context';
 import { VERSION } from '../../version';
 
@@ -33,21 +33,20 @@ export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
     api((req, reply, op) => {
       if (op.nobody || op.device.apikey === '') {
         // Never a cookie for nobody: the original's empty-key cookie logged in as a meta device.
-        reply.header('set-cookie', `${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`);
+        setSessionCookie(reply, req, config, null);
         return sendText(reply, 'ok');
       }
       const r = (req.query as Q).remember;
       const remember = r === undefined ? config.cookie.remember : r === 'true';
-      const maxAge = remember ? `; Max-Age=${config.cookie.maxage}` : '';
-      reply.header('set-cookie', `${COOKIE_NAME}=${cookies.encode(op.device.apikey)}; Path=/${maxAge}; HttpOnly; SameSite=Lax`);
+      setSessionCookie(reply, req, config, cookies.encode(op.device.apikey), remember ? config.cookie.maxage : undefined);
       return sendText(reply, 'ok');
     }),
   );
 
   app.get(
     '/api/v1/logout',
-    api((_req, reply) => {
-      reply.header('set-cookie', `${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`);
+    api((req, reply) => {
+      setSessionCookie(reply, req, config, null);
       return sendText(reply, 'ok');
     }),
   );

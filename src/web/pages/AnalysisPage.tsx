@@ -1,0 +1,12 @@
+/** PLACEHOLDER owned by the `web-views` branch, which replaces this file (default export, no props). */
+import { useTitle } from '../hooks';
+
+export default function AnalysisPage() {
+  useTitle('Analysis');
+  return (
+    <div class="card">
+      <h1>Analysis</h1>
+      <p class="muted">This page is coming.</p>
+    </div>
+  );
+}
