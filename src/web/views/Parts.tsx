@@ -11,8 +11,15 @@ function keyLabel(k: string, kind: 'day' | 'week' | 'bucket' | 'plain'): string 
   // `day` counts days since 1970-01-01 and `week` weeks since Monday 1970-01-05 (server time zone).
   if (kind === 'day') return new Date(Number(k) * DAY * 1000).toISOString().slice(0, 10);
   if (kind === 'week') return 'week of ' + new Date((Number(k) * 7 + 4) * DAY * 1000).toISOString().slice(0, 10);
+  if (kind === 'bucket') {
+    // bucket() labels carry float noise ("[67.60000000000001,67.8)"): round for reading.
+    const m = /^\[([^,]+),([^)]+)\)$/.exec(k);
+    if (m) return `${round(Number(m[1]))} – ${round(Number(m[2]))}`;
+  }
   return k === '' ? '(empty)' : k;
 }
+
+const round = (x: number) => String(Number(x.toPrecision(10)));
 
 /** Bars for one object of numbers, such as the result of `map(…, count)`; doubles as its own table. */
 export function Bars({ points, keys, label, max = 40 }: { points: Datapoint[]; keys: 'day' | 'week' | 'bucket' | 'plain'; label: string; max?: number }) {

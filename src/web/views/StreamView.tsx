@@ -3,10 +3,12 @@ import { ApiError, api, apiUrl } from '../api';
 import { live, liveState } from '../live';
 import { loc, setQuery } from '../router';
 import { EntryForm } from '../entry/EntryForm';
+import { widgetFor } from '../entry/widgets';
 import { Chart } from './Chart';
 import { type ViewDef, compose, detectShape, viewsFor } from './choose';
 import { downloadText } from './download';
-import { showValue, toCSV } from './format';
+import { fmtDuration, showValue, toCSV } from './format';
+import { timeTrue } from './stats';
 import { type Loaded, apiGet, dataURL, loadLatest, loadSeries } from './load';
 import { Bars, Scatter, TextList } from './Parts';
 import { PRESETS, type RangeSpec, describeRange, fmtTime, fromLocalInput, isPreset, parseRange, toLocalInput, writeRange } from './range';
@@ -96,7 +98,7 @@ export default function StreamView({ user, device, stream, info: given }: Stream
 
   const schema = useMemo(() => parseSchema(info?.schema ?? '{}'), [info?.schema]);
   const points = loaded?.series.kind === 'points' ? loaded.series.points : bucketsAsPoints(loaded?.series);
-  const shape = useMemo(() => detectShape(schema, points, !!transform), [schema, points, transform]);
+  const shape = useMemo(() => detectShape(schema, points, !!transform, info?.datatype ?? ''), [schema, points, transform, info?.datatype]);
   const views = viewsFor(shape, points);
   const view = views.find((v) => v.id === viewParam) ?? views[0];
 
@@ -108,6 +110,15 @@ export default function StreamView({ user, device, stream, info: given }: Stream
       </section>
     );
   }
+  const entryCard = info && (
+    <div class="card">
+      <h2>Insert</h2>
+      {info.ephemeral && <p class="muted">Ephemeral stream: datapoints are not stored, only sent to live subscribers (this page shows them as they arrive).</p>}
+      <EntryForm user={user} device={device} stream={info} />
+    </div>
+  );
+  // Streams filled in by hand put their form first, where a thumb reaches it on a phone.
+  const manual = !!info && !info.downlink && (device === 'user' || widgetFor(info.datatype) !== 'form');
   const label = info?.nickname || stream;
   return (
     <section class="cdb-stream" ref={box}>
@@ -129,6 +140,7 @@ export default function StreamView({ user, device, stream, info: given }: Stream
         </div>
       </div>
 
+      {manual && entryCard}
       <RangeControl range={range} />
       <TransformBox transform={transform} error={transform ? loadErr : ''} />
 
@@ -154,19 +166,7 @@ export default function StreamView({ user, device, stream, info: given }: Stream
         </div>
       )}
 
-      {info && !info.ephemeral && (
-        <div class="card">
-          <h2>Insert</h2>
-          <EntryForm user={user} device={device} stream={info} />
-        </div>
-      )}
-      {info?.ephemeral && (
-        <div class="card">
-          <h2>Insert</h2>
-          <p class="muted">Ephemeral stream: datapoints are not stored, only sent to live subscribers (this page shows them as they arrive).</p>
-          <EntryForm user={user} device={device} stream={info} />
-        </div>
-      )}
+      {info && !manual && entryCard}
     </section>
   );
 }
@@ -396,6 +396,7 @@ function ViewPanel({ view, series, points, path, transform, loaded, label, onZoo
         body = (
           <>
             <Chart series={series} mode={view.render} fields={view.fields} label={title} onZoom={onZoom} />
+            {view.render === 'bool' && series.kind === 'points' && <TimeTrue points={series.points} />}
             <p class="muted cdb-hint">Drag across the chart to zoom in; the server is asked again for the selected range.</p>
             <details><summary>Show as table</summary><Table series={series} label={title} /></details>
           </>
@@ -425,6 +426,16 @@ function ViewPanel({ view, series, points, path, transform, loaded, label, onZoo
       {series.kind === 'buckets' && !script && <p class="muted cdb-hint">Downsampled on the server: the band spans each bucket's min to max, the line is its mean.</p>}
       {body}
     </div>
+  );
+}
+
+function TimeTrue({ points }: { points: Datapoint[] }) {
+  const { trueS, totalS } = timeTrue(points);
+  return (
+    <p data-testid="time-true">
+      True for <strong>{fmtDuration(trueS)}</strong> of {fmtDuration(totalS)}
+      {totalS > 0 ? ` (${Math.round((trueS / totalS) * 100)}%)` : ''}.
+    </p>
   );
 }
 

@@ -19,7 +19,7 @@ function isNumericObject(d: unknown): d is Record<string, unknown> {
   return Object.values(d).some((v) => asNumber(v) !== null && typeof v !== 'boolean');
 }
 
-export function detectShape(schema: JSONSchema, points: readonly Datapoint[], transformed: boolean): Shape {
+export function detectShape(schema: JSONSchema, points: readonly Datapoint[], transformed: boolean, datatype = ''): Shape {
   // A transform can turn any stream into anything, so the schema only speaks for raw data.
   const st = transformed ? undefined : schemaType(schema);
   const sample = points.length > SAMPLE ? points.slice(points.length - SAMPLE) : points;
@@ -33,6 +33,7 @@ export function detectShape(schema: JSONSchema, points: readonly Datapoint[], tr
     if (fields.length) return points.length ? { kind: 'numobject', fields } : { kind: 'empty' };
   }
   if (!sample.length) return { kind: 'empty' };
+  if (!transformed && datatype.startsWith('log.')) return { kind: 'text' };
   const ds = sample.map((p) => p.d);
   if (ds.every((d) => typeof d === 'boolean')) return { kind: 'boolean' };
   if (ds.every((d) => typeof d === 'number' || d === null || d === undefined)) return { kind: 'number' };
@@ -40,7 +41,8 @@ export function detectShape(schema: JSONSchema, points: readonly Datapoint[], tr
     const distinct = new Set(ds).size;
     if (st !== 'string' && ds.every((d) => asNumber(d) !== null)) return { kind: 'number' };
     // Repetitive strings are categories; strings that rarely repeat are free text.
-    if (distinct <= 200 && distinct <= Math.max(2, ds.length / 3)) return { kind: 'category', distinct };
+    const spaced = ds.filter((d) => typeof d === 'string' && d.trim().includes(' ')).length;
+    if (ds.length >= 5 && distinct <= 200 && distinct <= ds.length / 2 && spaced < ds.length / 2) return { kind: 'category', distinct };
     return { kind: 'text' };
   }
   if (ds.every(isNumericObject)) {
@@ -123,7 +125,7 @@ function histogramStep(points: readonly Datapoint[]): number {
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  return Number(niceStep(min, max).toPrecision(6));
+  return Number(niceStep(min, max, 15).toPrecision(6));
 }
 
 /** `userTransform | viewScript`, so a view recomputes on the transformed data. */
