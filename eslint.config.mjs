@@ -11,4 +11,9 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  {
+    // Plain scripts served as they are to the browser (the server's join page).
+    files: ['src/web/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', fetch: 'readonly', location: 'readonly' } },
+  },
 );

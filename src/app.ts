@@ -11,6 +11,7 @@ import { registerData } from './http/routes/data';
 import { registerFeed } from './http/routes/feed';
 import { registerQuery } from './http/routes/query';
 import { registerRoot } from './http/routes/root';
+import { registerWeb } from './http/web';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
 import { configurePipeScript } from './pipescript';
@@ -133,6 +134,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerFeed(app, ctx);
   registerWebsocket(app, ctx);
   registerWebsite(app, ctx);
+  registerWeb(app, ctx);
   return { app, services };
 }
 

@@ -60,6 +60,22 @@ export function basicCredentials(header: string | undefined): [string, string] |
 }
 
 /**
+ * A password login counted by the failed-login limiter: the Basic header and the website's login
+ * form both come here. Throws UnauthorizedError, or TooManyRequestsError past the limit.
+ */
+export async function passwordLogin(svc: Services, req: FastifyRequest, user: string, pass: string, limiter?: LoginLimiter): Promise<Operator> {
+  if (!limiter?.enabled) return svc.users.loginPassword(user, pass);
+  // Throws 429 before any hash is computed, so a flood costs nothing but a map lookup.
+  const attempt = limiter.begin(req.ip, user);
+  const op = await svc.users.loginPassword(user, pass).catch((e: unknown) => {
+    if (!(e instanceof UnauthorizedError)) attempt.cancel();
+    throw e;
+  });
+  attempt.succeeded();
+  return op;
+}
+
+/**
  * request → operator, in the original's order: Basic (password or empty-user API key), the
  * `apikey` query parameter, the session cookie, else nobody. Throws UnauthorizedError.
  */
@@ -68,15 +84,7 @@ export async function authenticate(svc: Services, cookies: CookieCodec, req: Fas
   if (basic) {
     const [user, pass] = basic;
     if (user === '') return svc.users.loginApikey(pass);
-    if (!limiter?.enabled) return svc.users.loginPassword(user, pass);
-    // Throws 429 before any hash is computed, so a flood costs nothing but a map lookup.
-    const attempt = limiter.begin(req.ip, user);
-    const op = await svc.users.loginPassword(user, pass).catch((e: unknown) => {
-      if (!(e instanceof UnauthorizedError)) attempt.cancel();
-      throw e;
-    });
-    attempt.succeeded();
-    return op;
+    return passwordLogin(svc, req, user, pass, limiter);
   }
   const q = req.query as Record<string, unknown> | undefined;
   const key = q && typeof q.apikey === 'string' ? q.apikey : '';
