@@ -44,6 +44,9 @@ export default function StreamView({ user, device, stream, info: given }: Stream
   const [latest, setLatest] = useState<Datapoint | null>(null);
   const [reload, setReload] = useState(0);
   const chartWidth = useRef(1200);
+  // Live datapoints that arrive while the range is being read are kept and joined afterwards.
+  const loadingRef = useRef(true);
+  const pendingRef = useRef<Datapoint[]>([]);
   const box = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -57,15 +60,22 @@ export default function StreamView({ user, device, stream, info: given }: Stream
     let gone = false;
     setLoading(true);
     setLoadErr('');
+    loadingRef.current = true;
+    pendingRef.current = [];
     const width = box.current?.clientWidth ?? chartWidth.current;
     loadSeries(get, { path, range, transform, buckets: Math.max(200, Math.min(4000, Math.round(width * 1.5))) }).then(
       (l) => {
         if (gone) return;
-        setLoaded(l);
+        const last = lastTime(l.series);
+        const late = pendingRef.current.filter((p) => (p.t ?? 0) > last);
+        loadingRef.current = false;
+        pendingRef.current = [];
+        setLoaded(late.length && range.kind !== 'abs' ? { ...l, series: appendSeries(l.series, late) } : l);
         setLoading(false);
       },
       (e) => {
         if (gone) return;
+        loadingRef.current = false;
         setLoaded(null);
         setLoadErr(errText(e));
         setLoading(false);
@@ -87,6 +97,10 @@ export default function StreamView({ user, device, stream, info: given }: Stream
     const offRe = live.onReconnect(() => setReload((n) => n + 1));
     function append(data: Datapoint[]) {
       if (!follows || !data.length) return;
+      if (loadingRef.current) {
+        pendingRef.current.push(...data);
+        return;
+      }
       setLoaded((l) => (l ? { ...l, series: appendSeries(l.series, data) } : l));
     }
     return () => {
@@ -200,6 +214,11 @@ export function appendSeries(s: Series, data: Datapoint[]): Series {
     if (v !== null) add.push({ t: p.t ?? 0, d: { min: v, max: v, mean: v, count: 1 } });
   }
   return { ...s, buckets: s.buckets.concat(add), total: s.total + data.length };
+}
+
+function lastTime(s: Series): number {
+  if (s.kind === 'buckets') return s.buckets.length ? s.buckets[s.buckets.length - 1].t : -Infinity;
+  return s.points.length ? (s.points[s.points.length - 1].t ?? 0) : -Infinity;
 }
 
 function describeSeries(s: Series): string {
