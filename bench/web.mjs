@@ -59,6 +59,10 @@ async function main() {
         await page.goto(url);
         await page.waitForSelector(chartSel, { timeout: 30000 });
         times.push((performance.now() - t) / 1000);
+        if (process.env.BENCH_WEB_TRACE && i === 3) {
+          console.log(await page.evaluate(() => performance.getEntriesByType('resource').map((e) => `${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ${e.name.replace(location.origin, '')}`).join('\n')));
+          console.log(await page.evaluate(() => JSON.stringify(performance.getEntriesByType('navigation')[0])));
+        }
         await page.close();
       }
       // the first navigation pays for the cold server cache; report it and the median of the rest

@@ -4,6 +4,7 @@
  */
 import { api } from '../api';
 import { StreamSettings } from '../components/StreamSettings';
+import { ErrorBox } from '../components/ui';
 import { useAsync, useTitle } from '../hooks';
 import StreamView from '../views/StreamView';
 
@@ -16,9 +17,10 @@ export interface StreamPageProps {
 export default function StreamPage({ user, device, stream }: StreamPageProps) {
   useTitle(`${user}/${device}/${stream}`);
   const s = useAsync(() => api.getStream(user, device, stream), [user, device, stream]);
+  if (s.error) return <ErrorBox error={s.error} />;
   return (
     <>
-      <StreamView user={user} device={device} stream={stream} info={s.data} />
+      <StreamView user={user} device={device} stream={stream} info={s.data} fetchInfo={false} />
       {s.data && <StreamSettings user={user} device={device} stream={s.data} onSaved={s.set} />}
     </>
   );

@@ -13,7 +13,7 @@ import { type Loaded, apiGet, dataURL, loadLatest, loadSeries } from './load';
 import { Bars, Scatter, TextList } from './Parts';
 import { PRESETS, type RangeSpec, describeRange, fmtTime, fromLocalInput, isPreset, parseRange, toLocalInput, writeRange } from './range';
 import { Table } from './Table';
-import { type Bucket, type Datapoint, type Series, type StreamInfo, parseSchema } from './types';
+import { type Bucket, type Datapoint, type Series, type StreamInfo, parseSchema, schemaType } from './types';
 import './views.css';
 
 const errText = (e: unknown) => (e instanceof ApiError || e instanceof Error ? e.message : String(e));
@@ -24,10 +24,12 @@ export interface StreamViewProps {
   stream: string;
   /** The stream's metadata when the page already has it (kept fresh after settings edits). */
   info?: StreamInfo;
+  /** False when the page fetches the metadata itself (and shows its errors). */
+  fetchInfo?: boolean;
 }
 
 /** The stream page: range, transform, latest value, views, live updates, entry and downloads. */
-export default function StreamView({ user, device, stream, info: given }: StreamViewProps) {
+export default function StreamView({ user, device, stream, info: given, fetchInfo = true }: StreamViewProps) {
   const path = `${user}/${device}/${stream}`;
   const query = loc.value.query;
   const range = parseRange(query);
@@ -37,6 +39,13 @@ export default function StreamView({ user, device, stream, info: given }: Stream
 
   const [own, setInfo] = useState<StreamInfo | null>(null);
   const info = given ?? own;
+  // The data read starts before the stream's metadata arrives; the schema joins it when it does.
+  const infoSignal = useMemo(() => {
+    let resolve: (i: StreamInfo) => void = () => {};
+    const p = new Promise<StreamInfo>((r) => (resolve = r));
+    return { p, resolve };
+  }, [path]);
+  if (info) infoSignal.resolve(info);
   const [infoErr, setInfoErr] = useState('');
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loadErr, setLoadErr] = useState('');
@@ -52,7 +61,7 @@ export default function StreamView({ user, device, stream, info: given }: Stream
   useEffect(() => {
     setInfo(null);
     setInfoErr('');
-    if (!given) api.getStream(user, device, stream).then(setInfo, (e) => setInfoErr(errText(e)));
+    if (fetchInfo) api.getStream(user, device, stream).then(setInfo, (e) => setInfoErr(errText(e)));
     loadLatest(get, path).then(setLatest, () => setLatest(null));
   }, [path]);
 
@@ -63,7 +72,7 @@ export default function StreamView({ user, device, stream, info: given }: Stream
     loadingRef.current = true;
     pendingRef.current = [];
     const width = box.current?.clientWidth ?? chartWidth.current;
-    loadSeries(get, { path, range, transform, buckets: Math.max(200, Math.min(4000, Math.round(width * 1.5))) }).then(
+    loadSeries(get, { path, range, transform, numeric: infoSignal.p.then((i) => isNumericSchema(i.schema)), buckets: Math.max(200, Math.min(4000, Math.round(width))) }).then(
       (l) => {
         if (gone) return;
         const last = lastTime(l.series);
@@ -214,6 +223,11 @@ export function appendSeries(s: Series, data: Datapoint[]): Series {
     if (v !== null) add.push({ t: p.t ?? 0, d: { min: v, max: v, mean: v, count: 1 } });
   }
   return { ...s, buckets: s.buckets.concat(add), total: s.total + data.length };
+}
+
+function isNumericSchema(schema: string): boolean {
+  const t = schemaType(parseSchema(schema));
+  return t === 'number' || t === 'integer' || t === 'boolean';
 }
 
 function lastTime(s: Series): number {

@@ -18,6 +18,8 @@ export interface LoadRequest {
   /** Buckets to ask for when downsampling; about one per horizontal pixel of the chart. */
   buckets: number;
   now?: number;
+  /** Resolves true when the stream's schema says every value is a number or boolean. */
+  numeric?: Promise<boolean>;
 }
 
 export interface Loaded {
@@ -48,32 +50,42 @@ export async function loadSeries(get: GetJSON, req: LoadRequest): Promise<Loaded
   const now = req.now ?? Date.now() / 1000;
   const dl = req.downlink || undefined;
   const base = (extra: Record<string, string | number | boolean | undefined>) => dataURL(req.path, { ...extra, downlink: dl });
-  const length = Number(await get(base({ q: 'length' })));
   const t2i = async (t: number) => Number(await get(base({ q: 'time2index', t })));
+  const transform = req.transform.trim() || undefined;
 
-  let window = windowOf(req.range, now);
-  if (!window) {
-    const inLast = length - (await t2i(now - DEFAULT_SECONDS));
-    window = resolveDefault(now, inLast);
-  }
-  // Index bounds of the window, to count it.
+  // Every count the window needs is asked at once, beside the schema hint: one round trip.
+  const fixed = windowOf(req.range, now);
+  const lengthP = get(base({ q: 'length' })).then(Number);
+  const sinceP = fixed ? null : t2i(now - DEFAULT_SECONDS);
+  const boundsP = fixed?.kind === 'time' ? Promise.all([t2i(fixed.t1), t2i(fixed.t2)]) : null;
+  const [length, since, bounds, numericSchema] = await Promise.all([lengthP, sinceP, boundsP, transform ? false : (req.numeric ?? false)]);
+
+  let window: Window;
   let a: number, b: number;
-  if (window.kind === 'time') {
-    [a, b] = await Promise.all([t2i(window.t1), t2i(window.t2)]);
+  if (fixed) {
+    window = fixed;
+    if (bounds) [a, b] = bounds;
+    else if (fixed.kind === 'index') {
+      a = fixed.i1 < 0 ? Math.max(0, fixed.i1 + length) : Math.min(fixed.i1, length);
+      b = fixed.i2 <= 0 ? fixed.i2 + length : Math.min(fixed.i2, length);
+    } else [a, b] = [0, length];
   } else {
-    a = window.i1 < 0 ? Math.max(0, window.i1 + length) : Math.min(window.i1, length);
-    b = window.i2 <= 0 ? window.i2 + length : Math.min(window.i2, length);
+    window = resolveDefault(now, length - (since ?? 0));
+    if (window.kind === 'time') [a, b] = [since ?? 0, length];
+    else [a, b] = [Math.max(0, length + window.i1), length];
   }
   const count = Math.max(0, b - a);
-  const transform = req.transform.trim() || undefined;
 
   if (count <= DOWNSAMPLE_ABOVE) {
     const points = (await get(base({ ...windowParams(window), transform }))) as Datapoint[];
     return { series: { kind: 'points', points, total: points.length, truncated: false }, window };
   }
-  // Big range: look at the newest datapoints to see whether they are numbers.
-  const probe = (await get(base({ i1: Math.max(a, b - 20), i2: b, transform }))) as Datapoint[];
-  const numeric = probe.length > 0 && probe.every((p) => typeof p.d === 'number' || typeof p.d === 'boolean' || p.d === undefined);
+  // Big range: numbers (by schema, or by a look at the newest datapoints) are downsampled.
+  let numeric = numericSchema;
+  if (!numeric) {
+    const probe = (await get(base({ i1: Math.max(a, b - 20), i2: b, transform }))) as Datapoint[];
+    numeric = probe.length > 0 && probe.every((p) => typeof p.d === 'number' || typeof p.d === 'boolean' || p.d === undefined);
+  }
   if (numeric) {
     const buckets = (await get(base({ ...windowParams(window), transform, downsample: req.buckets }))) as Bucket[];
     return { series: { kind: 'buckets', buckets, total: count }, window };
