@@ -14,6 +14,7 @@ import { registerRoot } from './http/routes/root';
 import { registerWeb } from './http/web';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
+import { registerMetrics } from './http/metrics';
 import { configurePipeScript } from './pipescript';
 import { configureInterpolators } from './query';
 
@@ -132,7 +133,8 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerData(app, ctx);
   registerQuery(app, ctx);
   registerFeed(app, ctx);
-  registerWebsocket(app, ctx);
+  const hub = registerWebsocket(app, ctx);
+  registerMetrics(app, ctx, hub);
   registerWebsite(app, ctx);
   registerWeb(app, ctx);
   return { app, services };

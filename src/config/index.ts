@@ -55,6 +55,8 @@ export interface Config {
     disable_interpolators: string[];
   };
   sql: { type: string; uri: string; synchronous: Synchronous };
+  /** Prometheus metrics at /metrics (off by default); a non-empty token must come as `Authorization: Bearer`. */
+  metrics: { enabled: boolean; token: string };
 }
 
 /** Fresh random cookie secrets (written by `create` / `write config`). */
@@ -99,6 +101,7 @@ export function defaultConfig(dir = '.'): Config {
     },
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL' },
+    metrics: { enabled: false, token: '' },
   };
 }
 

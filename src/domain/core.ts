@@ -8,6 +8,8 @@ import { StreamStore } from './streams/store';
 import type { DeviceRow, Operator, StreamRef, UserRow } from './types';
 import { UserStore } from './users/store';
 import { VerifiedCache } from './users/passwords';
+import { Counters } from './counters';
+import { StorageStats } from '../storage/stats';
 
 /**
  * Everything the services share: the database, its stores, the permissions table, the config and
@@ -19,6 +21,8 @@ export class Core {
   readonly streams: StreamStore;
   readonly data: DatapointStore;
   readonly verified = new VerifiedCache();
+  readonly counters = new Counters();
+  readonly stats: StorageStats;
   /** Bumped on every metadata write (and failed transaction); caches of metadata key on it. */
   private generation = 0;
   private dataVersion = -1;
@@ -43,6 +47,7 @@ export class Core {
     this.devices = new DeviceStore(db, changed);
     this.streams = new StreamStore(db, changed);
     this.data = new DatapointStore(db);
+    this.stats = new StorageStats(db);
   }
 
   /** Relationship of the acting device to a user object (never `self`, permissions §1.1). */

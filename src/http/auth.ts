@@ -80,6 +80,15 @@ export async function passwordLogin(svc: Services, req: FastifyRequest, user: st
  * `apikey` query parameter, the session cookie, else nobody. Throws UnauthorizedError.
  */
 export async function authenticate(svc: Services, cookies: CookieCodec, req: FastifyRequest, limiter?: LoginLimiter): Promise<Operator> {
+  try {
+    return await identify(svc, cookies, req, limiter);
+  } catch (e) {
+    if (e instanceof UnauthorizedError) svc.core.counters.failedLogins++;
+    throw e;
+  }
+}
+
+async function identify(svc: Services, cookies: CookieCodec, req: FastifyRequest, limiter?: LoginLimiter): Promise<Operator> {
   const basic = basicCredentials(req.headers.authorization);
   if (basic) {
     const [user, pass] = basic;

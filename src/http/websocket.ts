@@ -131,6 +131,13 @@ export class Hub {
     return true;
   }
 
+  /** Live (connection, path, transform) subscriptions, for the metrics endpoint. */
+  subscriptionCount(): number {
+    let n = 0;
+    for (const t of this.topics.values()) for (const g of t.groups.values()) n += g.conns.size;
+    return n;
+  }
+
   /** Whether this hub already holds a compiled transform for the pair (saves re-parsing). */
   has(path: string, transform: string): boolean {
     return this.topics.get(path)?.groups.has(transform) ?? false;

@@ -58,7 +58,7 @@ describe('docker/Dockerfile', () => {
 
   it('has a HEALTHCHECK against the API that passes on a real server', async () => {
     const hc = instructions.find((l) => l.startsWith('HEALTHCHECK '))!;
-    expect(hc).toContain('/api/v1/meta/version');
+    expect(hc).toContain('/api/v1/meta/ready');
     const cmd = JSON.parse(hc.slice(hc.indexOf('['))) as string[];
     expect(cmd[0]).toBe('node');
     const t = await makeApp();

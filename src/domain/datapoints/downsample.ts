@@ -48,6 +48,15 @@ export class Buckets {
     else if (typeof d === 'boolean') this.add(dp.t, d ? 1 : 0);
   }
 
+  /** The non-empty buckets as datapoints (the CSV form), in time order. */
+  *datapoints(): Generator<Datapoint> {
+    const w = this.width;
+    for (let k = 0; k < this.n; k++) {
+      const c = this.count[k];
+      if (c > 0) yield { t: this.lo + k * w, d: { min: this.min[k], max: this.max[k], mean: this.sum[k] / c, count: c } };
+    }
+  }
+
   /** The non-empty buckets as JSON texts, `size` per chunk, in time order. */
   *json(size = 1000): Generator<string[]> {
     const w = this.width;

@@ -145,6 +145,7 @@ export class DatapointService {
     for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
       const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
       if (rows.length === 0) return;
+      this.core.counters.datapointsRead += rows.length;
       yield rows;
     }
   }
@@ -256,8 +257,14 @@ export class DatapointService {
   }
 
   insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): void {
+    const { sub, o } = this.writeTarget(op, ref, opts.downlink);
+    this.store(ref, sub, points, o, opts.restamp);
+  }
+
+  /** Steps 2–3 of an insert: the substream and writer name, or 403 when the caller may not write. */
+  writeTarget(op: Operator, ref: StreamRef, downlink: boolean): { sub: Sub; o: string } {
     const owner = op.device.id === ref.device.id;
-    let sub: Sub = opts.downlink ? DOWNLINK : MAIN;
+    let sub: Sub = downlink ? DOWNLINK : MAIN;
     let o = '';
     if (!owner) {
       o = op.name;
@@ -266,7 +273,25 @@ export class DatapointService {
     const w = this.core.accessDevice(op, ref.device).write;
     if (sub === MAIN && !w.can_access_stream_data) throw new ForbiddenError('Write access to stream data denied.');
     if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
-    this.store(ref, sub, points, o, opts.restamp);
+    return { sub, o };
+  }
+
+  /**
+   * Resolves a stream for an insert and checks write access without writing: what an upload
+   * checks before reading its file. Same errors as insert.
+   */
+  openForWrite(op: Operator, user: string, device: string, stream: string, downlink: boolean): StreamRef {
+    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+    this.writeTarget(op, ref, downlink);
+    return ref;
+  }
+
+  /** Index of the first value that fails the stream's schema, or -1 (uploads name its line). */
+  firstInvalid(ref: StreamRef, points: Datapoint[]): number {
+    const validate = validator(ref.stream.schema);
+    if (!validate) return -1;
+    for (let i = 0; i < points.length; i++) if (!validate(points[i].d)) return i;
+    return -1;
   }
 
   /** Steps 4–8 without permission checks: also used for the meta log and imports. */
@@ -294,7 +319,10 @@ export class DatapointService {
         if (oo === null) delete points[i].o;
         else points[i].o = oo;
       }
-      if (!ref.stream.ephemeral) this.persist(ref, sub, points, oo, restamp);
+      if (!ref.stream.ephemeral) {
+        this.persist(ref, sub, points, oo, restamp);
+        this.core.counters.insertBatch(n);
+      }
     }
     this.publish(ref, sub, points);
   }

@@ -1,9 +1,11 @@
-import { BadRequestError } from '../../errors';
+import { BadRequestError, ForbiddenError } from '../../errors';
 import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
 import { sendDatapoints, sendRowChunks } from '../stream';
 import { MAX_BUCKETS } from '../../domain/datapoints/downsample';
+import { CSV_SAMPLE, type CsvColumns, addColumns, cellTypes, parseCsvUpload, pull, scanColumns, sendCsv, sendProduceError } from '../csv';
+import type { Datapoint } from '../../pipescript/datapoint';
 
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
@@ -43,8 +45,44 @@ function parseDownsample(v: string | undefined): number | undefined {
   return n;
 }
 
+export interface RangeQuery {
+  kind: 'index' | 'time';
+  i1: number;
+  i2: number;
+  t1: number;
+  t2: number;
+  limit: number;
+}
+
+/** The range parameters of a data read (rest-api §8.2), shared by `/data` and `/data.csv`. */
+export function parseRange(q: Q): RangeQuery {
+  const r: RangeQuery = { kind: 'index', i1: 0, i2: 0, t1: 0, t2: 0, limit: 0 };
+  if (present(q.i1) || present(q.i2)) {
+    if (present(q.i1)) {
+      const v = parseGoInt(q.i1);
+      if (v === undefined) throw new BadRequestError('Could not parse i1 parameter');
+      r.i1 = v;
+    }
+    if (present(q.i2)) {
+      const v = parseGoInt(q.i2);
+      if (v === undefined) throw new BadRequestError('Could not parse i2 parameter');
+      r.i2 = v;
+    }
+  } else if (present(q.t1) || present(q.t2)) {
+    r.kind = 'time';
+    const a = present(q.t1) ? parseGoFloat(q.t1) : 0;
+    const b = present(q.t2) ? parseGoFloat(q.t2) : 0;
+    const l = present(q.limit) ? parseGoInt(q.limit) : 0;
+    if (a === undefined || b === undefined || l === undefined || l < 0) throw new BadRequestError(RANGE_MSG);
+    r.t1 = a;
+    r.t2 = b;
+    r.limit = l;
+  } else throw new BadRequestError(RANGE_MSG);
+  return r;
+}
+
 /** Datapoint routes: rest-api §8. */
-export const registerData: Register = (app, { svc, api }) => {
+export const registerData: Register = (app, { svc, api, config }) => {
   app.get(
     '/api/v1/crud/:user/:device/:stream/data',
     api(async (req, reply, op) => {
@@ -56,34 +94,7 @@ export const registerData: Register = (app, { svc, api }) => {
       if (q.q === 'time2index') return sendJSON(reply, svc.data.time2index(op, user, device, stream, downlink, q.t));
 
       const buckets = parseDownsample(q.downsample);
-      let kind: 'index' | 'time';
-      let i1 = 0;
-      let i2 = 0;
-      let t1 = 0;
-      let t2 = 0;
-      let limit = 0;
-      if (present(q.i1) || present(q.i2)) {
-        kind = 'index';
-        if (present(q.i1)) {
-          const v = parseGoInt(q.i1);
-          if (v === undefined) throw new BadRequestError('Could not parse i1 parameter');
-          i1 = v;
-        }
-        if (present(q.i2)) {
-          const v = parseGoInt(q.i2);
-          if (v === undefined) throw new BadRequestError('Could not parse i2 parameter');
-          i2 = v;
-        }
-      } else if (present(q.t1) || present(q.t2)) {
-        kind = 'time';
-        const a = present(q.t1) ? parseGoFloat(q.t1) : 0;
-        const b = present(q.t2) ? parseGoFloat(q.t2) : 0;
-        const l = present(q.limit) ? parseGoInt(q.limit) : 0;
-        if (a === undefined || b === undefined || l === undefined || l < 0) throw new BadRequestError(RANGE_MSG);
-        t1 = a;
-        t2 = b;
-        limit = l;
-      } else throw new BadRequestError(RANGE_MSG);
+      const { kind, i1, i2, t1, t2, limit } = parseRange(q);
 
       const { ref, sub } = svc.data.openForRead(op, user, device, stream, downlink);
       const transform = compileTransform(q.transform);
@@ -109,4 +120,65 @@ export const registerData: Register = (app, { svc, api }) => {
     });
   app.post('/api/v1/crud/:user/:device/:stream/data', insert(false));
   app.put('/api/v1/crud/:user/:device/:stream/data', insert(true));
+
+  // CSV download: the parameters of GET …/data, one row per datapoint (or per bucket).
+  app.get(
+    '/api/v1/crud/:user/:device/:stream/data.csv',
+    api(async (req, reply, op) => {
+      const { user, device, stream } = req.params as P;
+      checkNames(user, device, stream);
+      const q = req.query as Q;
+      const buckets = parseDownsample(q.downsample);
+      const { kind, i1, i2, t1, t2, limit } = parseRange(q);
+      const { ref, sub } = svc.data.openForRead(op, user, device, stream, DatapointService.goBool(q.downlink));
+      const transform = compileTransform(q.transform);
+      const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
+      const file = `${stream}.csv`;
+      if (buckets !== undefined) {
+        const b = await svc.data.downsample(plan, buckets, kind === 'time' ? t1 : 0, kind === 'time' ? t2 : 0);
+        return sendCsv(reply, { plain: false, fields: ['min', 'max', 'mean', 'count'] }, [], b.datapoints(), file);
+      }
+      const it = svc.data.datapoints(plan);
+      const cols: CsvColumns = { plain: false, fields: [] };
+      const seen = new Set<string>();
+      let head: Datapoint[];
+      try {
+        head = pull(it, CSV_SAMPLE);
+        for (const dp of head) addColumns(cols, seen, dp.d);
+        if (cols.fields.length > 0 && head.length === CSV_SAMPLE) await scanColumns(cols, seen, svc.data.datapoints(plan));
+      } catch (e) {
+        return sendProduceError(reply, e);
+      }
+      return sendCsv(reply, cols, head, it, file);
+    }),
+  );
+
+  // CSV upload: the body is read as a stream by csv-parse, not by the JSON body parser.
+  app.register(async (inst) => {
+    inst.removeAllContentTypeParsers();
+    inst.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const upload = (restamp: boolean) =>
+      api(async (req, reply, op) => {
+        const { user, device, stream } = req.params as P;
+        checkNames(user, device, stream);
+        const downlink = DatapointService.goBool((req.query as Q).downlink);
+        const ref = svc.data.openForWrite(op, user, device, stream, downlink);
+        const body = req.body as NodeJS.ReadableStream | undefined;
+        if (!body) throw new BadRequestError('The CSV file is empty: it needs a header row, e.g. "t,d"');
+        const { points, lines } = await parseCsvUpload(body, config.insert_limit_bytes, cellTypes(ref.stream.schema));
+        const bad = svc.data.firstInvalid(ref, points);
+        if (bad >= 0) throw new ForbiddenError(`line ${lines[bad]}: the value does not conform to the stream's schema`);
+        let last = 0;
+        for (let i = 0; i < points.length; i++) {
+          const t = points[i].t;
+          if (t === 0) continue;
+          if (t < last) throw new ForbiddenError(`line ${lines[i]}: timestamps are not ordered (${t} comes after ${last})`);
+          last = t;
+        }
+        svc.data.insert(op, user, device, stream, points, { restamp, downlink });
+        return sendText(reply, 'ok');
+      });
+    inst.post('/api/v1/crud/:user/:device/:stream/data.csv', upload(false));
+    inst.put('/api/v1/crud/:user/:device/:stream/data.csv', upload(true));
+  });
 };

@@ -1,6 +1,8 @@
 import { runDataset, runMerge } from '../../query';
 import { type Register, requireBody } from '../context';
 import { sendDatapoints } from '../stream';
+import { CSV_SAMPLE, type CsvColumns, addColumns, pull, scanColumns, sendCsv, sendProduceError } from '../csv';
+import type { Datapoint } from '../../pipescript/datapoint';
 
 /** Merge and dataset queries (rest-api §9); validation happens before the first byte is sent. */
 export const registerQuery: Register = (app, { svc, api }) => {
@@ -11,5 +13,26 @@ export const registerQuery: Register = (app, { svc, api }) => {
   app.post(
     '/api/v1/query/dataset',
     api((req, reply, op) => sendDatapoints(reply, runDataset(requireBody(req), svc.data.reader(op)))),
+  );
+  // The same dataset as CSV: `time`, `t`, then one `d.<column>` per dataset column.
+  app.post(
+    '/api/v1/query/dataset.csv',
+    api(async (req, reply, op) => {
+      const body = requireBody(req);
+      const it = runDataset(body, svc.data.reader(op));
+      const cols: CsvColumns = { plain: false, fields: [] };
+      const seen = new Set<string>();
+      let head: Datapoint[];
+      try {
+        head = pull(it, CSV_SAMPLE);
+        for (const dp of head) addColumns(cols, seen, dp.d);
+        // A posttransform may shape rows differently further on: scan them all for their fields.
+        const post = (body as { posttransform?: unknown }).posttransform;
+        if (typeof post === 'string' && post !== '' && head.length === CSV_SAMPLE) await scanColumns(cols, seen, runDataset(body, svc.data.reader(op)));
+      } catch (e) {
+        return sendProduceError(reply, e);
+      }
+      return sendCsv(reply, cols, head, it, 'dataset.csv');
+    }),
   );
 };

@@ -3,13 +3,14 @@ import { transformListing } from '../../pipescript';
 import { interpolatorListing } from '../../query';
 import { setSessionCookie } from '../auth';
 import { type Register, sendJSON, sendText } from '../context';
+import { sendError } from '../errors';
 import { VERSION } from '../../version';
 
 type Q = Record<string, string | undefined>;
 
 
 /** `/api/v1/?q=…`, login, logout and meta (rest-api §4). */
-export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
+export const registerRoot: Register = (app, { svc, api, config, cookies, state }) => {
   app.get(
     '/api/v1',
     api((req, reply, op) => {
@@ -54,4 +55,18 @@ export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
   app.get('/api/v1/meta/version', (_req, reply) => sendText(reply, VERSION, false));
   app.get('/api/v1/meta/transforms', (_req, reply) => sendJSON(reply, transformListing()));
   app.get('/api/v1/meta/interpolators', (_req, reply) => sendJSON(reply, interpolatorListing()));
+
+  // Liveness: the process answers HTTP. No auth, no database: a stuck disk must not get it killed.
+  app.get('/api/v1/meta/health', (_req, reply) => sendJSON(reply, { status: 'ok' }));
+  // Readiness: the database answers and the API is not disabled or shutting down.
+  app.get('/api/v1/meta/ready', (req, reply) => {
+    if (!state.enabled) return sendError(reply, 503, 'ConnectorDB is currently inactive');
+    try {
+      svc.core.stats.ping();
+    } catch (e) {
+      req.log.error({ err: e instanceof Error ? e.message : String(e) }, 'readiness: the database does not answer');
+      return sendError(reply, 503, 'The database does not answer');
+    }
+    return sendJSON(reply, { status: 'ready' });
+  });
 };
