@@ -117,12 +117,18 @@ export function Layout({ route, children }: { route: Route; children: ComponentC
           <button type="button" class="menu-btn icon" aria-expanded={open} aria-controls="main-nav" onClick={() => setOpen(!open)}>
             Menu
           </button>
-          <nav id="main-nav" class={open ? 'nav open' : 'nav'} aria-label="Main">
+          <nav id="main-nav" class={open ? 'nav open' : 'nav'} aria-label="Main" onClick={(e) => (e.target as Element).closest('a') && setOpen(false)}>
             {navItems().map((n) => (
               <a key={n.to} href={n.to} aria-current={current(n.to) ? 'page' : undefined}>
                 {n.label}
               </a>
             ))}
+            <span class="show-narrow">
+              <ThemeSelect />
+            </span>
+            <a class="show-narrow" href="/logout">
+              Log out
+            </a>
           </nav>
           <span class="spacer" />
           <LiveIndicator />
@@ -132,7 +138,7 @@ export function Layout({ route, children }: { route: Route; children: ComponentC
           <span class="hide-narrow">
             <ThemeSelect />
           </span>
-          <a class="btn" href="/logout" title={me ? `Logged in as ${me.operator}` : undefined}>
+          <a class="btn hide-narrow" href="/logout" title={me ? `Logged in as ${me.operator}` : undefined}>
             Log out
           </a>
         </div>
