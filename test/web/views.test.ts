@@ -1,44 +1,33 @@
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN, type TestApp, makeApp } from '../helpers';
+import { type Web, login, overflowX, shots, startWeb } from './browser';
 
 /**
  * The stream page, data entry, downlinks and datasets in a real browser (Debian's Chromium)
- * against the real server on a temp database.
+ * against the built server on a temp database, through the shell's harness.
  */
-let t: TestApp;
-let browser: Browser;
-let ctx: BrowserContext;
-let base: string;
+let web: Web;
 
 beforeAll(async () => {
-  t = await makeApp();
-  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
-  ctx = await browser.newContext({ baseURL: base, acceptDownloads: true, viewport: { width: 1280, height: 900 } });
-  ctx.setDefaultTimeout(8000);
-  const r = await ctx.request.get('/api/v1/login', { headers: { Authorization: ADMIN } });
-  expect(r.status()).toBe(200);
+  web = await startWeb();
+  web.context.setDefaultTimeout(8000);
+  await login(web);
 });
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-});
+afterAll(() => web?.close());
 
 async function stream(path: string, body: Record<string, unknown>): Promise<void> {
-  const r = await t.http.post(`/api/v1/crud/${path}`).set('Authorization', ADMIN).send(body);
-  expect(r.status, r.text).toBe(200);
+  const r = await web.rest('POST', `/api/v1/crud/${path}`, body);
+  expect(r.status, await r.text()).toBe(200);
 }
 async function insert(path: string, points: { t?: number; d: unknown }[]): Promise<void> {
-  const r = await t.http.post(`/api/v1/crud/${path}/data`).set('Authorization', ADMIN).send(points);
-  expect(r.status, r.text).toBe(200);
+  const r = await web.rest('POST', `/api/v1/crud/${path}/data`, points);
+  expect(r.status, await r.text()).toBe(200);
 }
 async function open(url: string): Promise<Page> {
-  const page = await ctx.newPage();
-  await page.goto(url);
+  const page = await web.context.newPage();
+  await page.goto(web.url + url);
   return page;
 }
 /** The live indicator turns "live" once the websocket is open and the page's subscriptions are sent. */
@@ -99,8 +88,9 @@ describe('stream page', () => {
   it('a transform with an error shows the server message in place; a valid one recomputes the views', async () => {
     await stream('test/user/steps', { schema: '{"type":"number"}' });
     await insert('test/user/steps', [{ t: 1000, d: 3 }, { t: 2000, d: 4 }]);
-    const expected = await t.http.get('/api/v1/crud/test/user/steps/data').query({ i1: 0, i2: 0, transform: 'if $ >' }).set('Authorization', ADMIN);
-    expect([400, 403]).toContain(expected.status);
+    const r = await web.rest('GET', `/api/v1/crud/test/user/steps/data?i1=0&i2=0&transform=${encodeURIComponent('if $ >')}`);
+    expect([400, 403]).toContain(r.status);
+    const expected = { body: (await r.json()) as { msg: string } };
     const page = await open('/test/user/steps?range=all');
     await page.locator('#cdb-transform').fill('if $ >');
     await page.getByRole('button', { name: 'Apply' }).click();
@@ -117,11 +107,11 @@ describe('stream page', () => {
 
 describe('downlinks', () => {
   it('a control requests a value and shows the acknowledgement written back by the device', async () => {
-    expect((await t.http.post('/api/v1/crud/test/lamp').set('Authorization', ADMIN).send({})).status).toBe(200);
+    expect((await web.rest('POST', '/api/v1/crud/test/lamp', {})).status).toBe(200);
     await stream('test/lamp/light', { schema: '{"type":"boolean"}', downlink: true });
-    const key = (await t.http.get('/api/v1/crud/test/lamp').set('Authorization', ADMIN)).body.apikey as string;
+    const key = ((await (await web.rest('GET', '/api/v1/crud/test/lamp')).json()) as { apikey: string }).apikey;
     // The lamp: reads its downlink and acknowledges by writing the value to the main stream.
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/api/v1/websocket?apikey=${key}`);
+    const ws = new WebSocket(`${web.url.replace('http', 'ws')}/api/v1/websocket?apikey=${key}`);
     const seen: unknown[] = [];
     ws.on('message', (m) => {
       const msg = JSON.parse(String(m)) as { stream: string; data: unknown[] };
@@ -145,8 +135,9 @@ describe('downlinks', () => {
     await card.getByRole('switch').click();
     await card.locator('[data-testid=requested]', { hasText: 'true' }).waitFor();
     await card.locator('[data-testid=acknowledged]', { hasText: 'true' }).waitFor();
-    const main = await t.http.get('/api/v1/crud/test/lamp/light/data').query({ i1: -1, i2: 0 }).set('Authorization', ADMIN);
-    expect(main.body.map((p: { d: unknown }) => p.d)).toEqual([true]);
+    const main = (await (await web.rest('GET', '/api/v1/crud/test/lamp/light/data?i1=-1&i2=0')).json()) as { d: unknown }[];
+    expect(main.map((p) => p.d)).toEqual([true]);
+    await shots(page, 'downlinks');
     ws.close();
     await page.close();
   });
@@ -166,6 +157,33 @@ describe('analysis', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
     expect(download.suggestedFilename()).toBe('dataset.csv');
     expect(readFileSync((await download.path())!, 'utf8')).toBe('t,mood\n100,3\n200,7\n300,5\n');
+    await shots(page, 'dataset');
+    await page.close();
+  });
+});
+
+describe('stream page at desktop and phone size', () => {
+  it('the chart, table and entry form fit a 360 px phone (screenshots in .tmp/screenshots)', async () => {
+    await stream('test/user/pulse', { schema: '{"type":"number"}', nickname: 'Resting pulse' });
+    const now = Math.floor(Date.now() / 1000);
+    await insert('test/user/pulse', Array.from({ length: 400 }, (_, i) => ({ t: now - 400 * 3000 + i * 3000, d: Math.round(60 + 8 * Math.sin(i / 30) + (i % 7)) })));
+    await stream('test/user/rating', { schema: '{"type":"integer","minimum":1,"maximum":10}', datatype: 'rating.stars' });
+    await insert('test/user/rating', Array.from({ length: 20 }, (_, i) => ({ t: now - 20 * 86400 + i * 86400, d: 1 + ((i * 7) % 10) })));
+    const page = await open('/test/user/pulse');
+    await page.locator('.cdb-chart[data-drawn]').waitFor();
+    await shots(page, 'stream-chart');
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await overflowX(page)).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('tab', { name: 'Table' }).click();
+    await page.getByRole('columnheader', { name: 'Value' }).waitFor();
+    await shots(page, 'stream-table');
+    await page.goto(web.url + '/test/user/rating');
+    await page.getByRole('button', { name: '7 of 10 stars' }).click();
+    await page.getByText(/^Saved 7 at /).waitFor();
+    await shots(page, 'stream-entry');
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await overflowX(page)).toBe(0);
     await page.close();
   });
 });
