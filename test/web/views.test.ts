@@ -138,6 +138,8 @@ describe('downlinks', () => {
     const main = (await (await web.rest('GET', '/api/v1/crud/test/lamp/light/data?i1=-1&i2=0')).json()) as { d: unknown }[];
     expect(main.map((p) => p.d)).toEqual([true]);
     await shots(page, 'downlinks');
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await overflowX(page)).toBe(0);
     ws.close();
     await page.close();
   });
@@ -158,6 +160,8 @@ describe('analysis', () => {
     expect(download.suggestedFilename()).toBe('dataset.csv');
     expect(readFileSync((await download.path())!, 'utf8')).toBe('t,mood\n100,3\n200,7\n300,5\n');
     await shots(page, 'dataset');
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await overflowX(page)).toBe(0);
     await page.close();
   });
 });
@@ -172,6 +176,7 @@ describe('stream page at desktop and phone size', () => {
     const page = await open('/test/user/pulse');
     await page.locator('.cdb-chart[data-drawn]').waitFor();
     await shots(page, 'stream-chart');
+    await page.getByText('Custom range').click();
     await page.setViewportSize({ width: 360, height: 740 });
     expect(await overflowX(page)).toBe(0);
     await page.setViewportSize({ width: 1280, height: 800 });
