@@ -101,6 +101,12 @@ describe('stream page', () => {
     await page.getByRole('tab', { name: 'Table' }).click();
     await page.getByRole('cell', { name: '40', exact: true }).waitFor();
     expect(await page.locator('[data-testid=transform-error]').count()).toBe(0);
+    // the transform result downloads as CSV and JSON, straight from the API
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
+    expect(csv.suggestedFilename()).toBe('steps.csv');
+    expect(readFileSync((await csv.path())!, 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.split(',').pop())).toEqual(['30', '40']);
+    const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'JSON' }).click()]);
+    expect(JSON.parse(readFileSync((await json.path())!, 'utf8'))).toEqual([{ t: 1000, d: 30 }, { t: 2000, d: 40 }]);
     await page.close();
   });
 });

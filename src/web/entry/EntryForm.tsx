@@ -191,6 +191,7 @@ export function EntryForm({ user, device, stream, compact, onInserted }: EntryPr
   const [custom, setCustom] = useState(false);
   const [when, setWhen] = useState(() => toLocalInput(Date.now() / 1000));
   const [busy, setBusy] = useState(false);
+  const [picked, setPicked] = useState<number | undefined>(undefined);
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
   const [ids] = useState(() => ({ custom: nextId('c'), when: nextId('w'), diary: nextId('d') }));
   const label = stream.nickname || stream.name;
@@ -212,6 +213,7 @@ export function EntryForm({ user, device, stream, compact, onInserted }: EntryPr
       const at = t || Date.now() / 1000;
       setMsg({ ok: true, text: `Saved ${showValue(d)} at ${fmtTime(at)}` });
       onInserted?.(at, d);
+      if (typeof d === 'number') setPicked(d);
       if (widget === 'diary' || schemaType(schema) === 'string') setValue('');
     } catch (e) {
       setMsg({ ok: false, text: e instanceof ApiError || e instanceof Error ? e.message : String(e) });
@@ -224,7 +226,7 @@ export function EntryForm({ user, device, stream, compact, onInserted }: EntryPr
   let oneTap = false;
   if (widget === 'stars') {
     oneTap = true;
-    body = <Stars busy={busy} onPick={(n) => insert(n)} />;
+    body = <Stars busy={busy} value={picked} onPick={(n) => insert(n)} />;
   } else if (widget === 'diary') {
     body = (
       <div class="field">

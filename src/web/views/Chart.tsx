@@ -1,7 +1,7 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { seriesColors, themeColor } from '../palette';
+import { onThemeChange, seriesColors, themeColor } from '../palette';
 import { asNumber } from './stats';
 import type { Series } from './types';
 
@@ -56,17 +56,21 @@ export function Chart({ series, mode, fields, label, onZoom, height = 320 }: Cha
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shapeKey = useRef('');
+  // Canvas colours are read once per plot: a theme switch rebuilds the plot.
+  const [theme, setTheme] = useState(0);
+  useEffect(() => onThemeChange(() => setTheme((n) => n + 1)), []);
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
 
   const { data, names, band } = columns(series, fields);
-  const key = `${mode}|${names.join(',')}|${band}`;
+  const key = `${mode}|${names.join(',')}|${band}|${theme}`;
 
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     if (plot.current && shapeKey.current === key) {
       plot.current.setData(data as uPlot.AlignedData);
+      el.setAttribute('data-drawn', String(data[0].length));
       return;
     }
     plot.current?.destroy();
