@@ -37,6 +37,8 @@ export interface Web {
   page: Page;
   /** An admin request to the REST API (Basic auth), for setting up and checking state. */
   rest(method: string, path: string, body?: unknown): Promise<Response>;
+  /** GET as the admin, the JSON answer (throws on an error status). */
+  getJSON(path: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -67,17 +69,23 @@ export async function startWeb(env: Record<string, string> = {}): Promise<Web> {
   context.setDefaultTimeout(15000);
   const page = context.pages()[0] ?? (await context.newPage());
   const auth = 'Basic ' + Buffer.from(`${ADMIN_USER}:${ADMIN_PASSWORD}`).toString('base64');
+  const rest = (method: string, p: string, body?: unknown) =>
+    fetch(server.url + p, {
+      method,
+      headers: { Authorization: auth, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   return {
     url: server.url,
     server,
     context,
     page,
-    rest: (method, p, body) =>
-      fetch(server.url + p, {
-        method,
-        headers: { Authorization: auth, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
+    rest,
+    async getJSON(p) {
+      const r = await rest('GET', p);
+      if (!r.ok) throw new Error(`GET ${p}: ${r.status} ${await r.text()}`);
+      return (await r.json()) as Record<string, unknown>;
+    },
     async close() {
       await context.close().catch(() => {});
       server.proc.kill('SIGTERM');
@@ -101,21 +109,29 @@ export async function login(web: Web, page: Page = web.page, user = ADMIN_USER, 
 export async function shot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
+  // Scrolled to the top, so the sticky header is drawn where it belongs.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
 
-/** Screenshots at desktop and phone size (restoring the desktop size). */
-export async function shots(page: Page, name: string): Promise<void> {
-  await page.setViewportSize(DESKTOP);
-  await shot(page, `${name}-desktop`);
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(100);
-  await shot(page, `${name}-phone`);
+/** Screenshots at desktop and phone size (restoring the desktop size); `dark` adds both in the dark theme. */
+export async function shots(page: Page, name: string, opts: { dark?: boolean } = {}): Promise<void> {
+  for (const scheme of opts.dark ? (['light', 'dark'] as const) : (['light'] as const)) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const suffix = scheme === 'dark' ? '-dark' : '';
+    await page.setViewportSize(DESKTOP);
+    await shot(page, `${name}-desktop${suffix}`);
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(100);
+    await shot(page, `${name}-phone${suffix}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(DESKTOP);
 }
 
 /** The page has no horizontal scrolling at its current width (nothing overflows a phone). */
 export async function overflowX(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  // A string, not a function: the server's tsconfig has no DOM types.
+  return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
 }

@@ -15,7 +15,7 @@ describe('login and logout through the form', () => {
   it('a wrong password shows the error on the form, after the failed-login delay', async () => {
     const page = web.page;
     await page.goto(web.url + '/');
-    await shots(page, 'login');
+    await shots(page, 'login', { dark: true });
     await page.getByLabel('Username or email').fill('test');
     await page.getByLabel('Password').fill('wrong');
     const start = Date.now();
@@ -35,7 +35,7 @@ describe('login and logout through the form', () => {
     const cookie = (await web.context.cookies()).find((c) => c.name === 'connectordb-session')!;
     expect(cookie.httpOnly).toBe(true);
     expect(cookie.sameSite).toBe('Lax');
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('document.cookie')).toBe('');
     await page.getByRole('link', { name: 'Log out' }).first().click();
     await page.getByRole('button', { name: 'Log in' }).waitFor();
     expect((await web.context.cookies()).find((c) => c.name === 'connectordb-session')).toBeUndefined();
@@ -60,12 +60,12 @@ describe('navigation', () => {
     await page.getByText('test/phone/steps').first().waitFor();
     await page.reload();
     await page.getByText('test/phone/steps').first().waitFor();
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    await page.evaluate('window.marker = 1');
     await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: 'phone' }).click();
     await page.getByRole('heading', { name: 'My phone' }).waitFor();
     await page.getByRole('link', { name: /steps/ }).click();
     await page.getByText('test/phone/steps').first().waitFor();
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.evaluate('window.marker')).toBe(1);
     await page.goBack();
     await page.getByRole('heading', { name: 'My phone' }).waitFor();
   });
@@ -78,7 +78,7 @@ describe('navigation', () => {
     await streams.getByText('user/mood').waitFor();
     await page.getByLabel('Filter streams').fill('moo');
     await expect.poll(() => streams.getByRole('link').count()).toBe(1);
-    await shots(page, 'home');
+    await shots(page, 'home', { dark: true });
   });
 
   it('the search palette (Ctrl+K) finds a stream by path and opens it with Enter', async () => {
@@ -126,7 +126,7 @@ describe('creating and changing things', () => {
     await page.getByRole('button', { name: 'Create device' }).click();
     await page.getByRole('heading', { name: 'Bathroom scale' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/test/scale');
-    const dev = await (await web.rest('GET', '/api/v1/crud/test/scale')).json();
+    const dev = await web.getJSON('/api/v1/crud/test/scale');
     expect(dev).toMatchObject({ nickname: 'Bathroom scale', user_editable: false, enabled: true });
 
     await page.getByRole('button', { name: 'Add stream' }).click();
@@ -142,7 +142,7 @@ describe('creating and changing things', () => {
     await shots(page, 'stream-new');
     await sf.getByRole('button', { name: 'Create stream' }).click();
     await page.waitForURL(/\/test\/scale\/weight$/);
-    const s = await (await web.rest('GET', '/api/v1/crud/test/scale/weight')).json();
+    const s = await web.getJSON('/api/v1/crud/test/scale/weight');
     expect(s).toMatchObject({ schema: '{"type":"number"}', ephemeral: true, downlink: false });
     await shots(page, 'stream');
   });
@@ -167,29 +167,29 @@ describe('creating and changing things', () => {
     await sf.getByLabel('Downlink').check();
     await sf.getByRole('button', { name: 'Save stream' }).click();
     await expect
-      .poll(async () => (await (await web.rest('GET', '/api/v1/crud/test/scale/weight')).json()).schema)
+      .poll(async () => (await web.getJSON('/api/v1/crud/test/scale/weight')).schema)
       .toBe('{"type":"string","enum":["light","heavy"]}');
-    const s = await (await web.rest('GET', '/api/v1/crud/test/scale/weight')).json();
+    const s = await web.getJSON('/api/v1/crud/test/scale/weight');
     expect(s).toMatchObject({ downlink: true, ephemeral: true });
   });
 
   it('resets the API key after a confirmation and shows the new one', async () => {
     const page = web.page;
-    const before = (await (await web.rest('GET', '/api/v1/crud/test/phone')).json()).apikey as string;
+    const before = (await web.getJSON('/api/v1/crud/test/phone')).apikey as string;
     await page.goto(web.url + '/test/phone');
     await page.getByRole('button', { name: 'Show' }).click();
     expect(await page.getByTestId('apikey').textContent()).toBe(before);
     await page.getByRole('button', { name: 'QR code' }).click();
     await page.getByRole('img', { name: /QR code of the API key/ }).waitFor();
-    await shots(page, 'device');
+    await shots(page, 'device', { dark: true });
     await page.getByRole('button', { name: 'Reset API key' }).click();
     const dialog = page.getByRole('dialog', { name: /Reset the API key/ });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
-    expect((await (await web.rest('GET', '/api/v1/crud/test/phone')).json()).apikey).toBe(before);
+    expect((await web.getJSON('/api/v1/crud/test/phone')).apikey).toBe(before);
     await page.getByRole('button', { name: 'Reset API key' }).click();
     await dialog.getByRole('button', { name: 'Reset key' }).click();
     await expect.poll(() => page.getByTestId('apikey').textContent()).not.toBe(before);
-    const after = (await (await web.rest('GET', '/api/v1/crud/test/phone')).json()).apikey as string;
+    const after = (await web.getJSON('/api/v1/crud/test/phone')).apikey as string;
     expect(await page.getByTestId('apikey').textContent()).toBe(after);
     const old = await fetch(web.url + '/api/v1/?q=this', { headers: { Authorization: 'Basic ' + Buffer.from(':' + before).toString('base64') } });
     expect(old.status).toBe(401);
@@ -210,7 +210,7 @@ describe('creating and changing things', () => {
     const ef = page.getByRole('form', { name: 'Edit user bob' });
     await ef.getByLabel('Nickname').fill('Bobby');
     await ef.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect.poll(async () => (await (await web.rest('GET', '/api/v1/crud/bob')).json()).nickname).toBe('Bobby');
+    await expect.poll(async () => (await web.getJSON('/api/v1/crud/bob')).nickname).toBe('Bobby');
     await page.getByRole('button', { name: 'Delete user' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete user' }).click();
     await page.waitForURL(/\/_\/users$/);

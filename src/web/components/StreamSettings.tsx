@@ -43,7 +43,7 @@ export function StreamSettings({ user, device, stream, onSaved }: { user: string
   return (
     <details class="card">
       <summary>Stream settings</summary>
-      <StreamForm key={stream.schema + stream.nickname} initial={stream} submitLabel="Save stream" onSave={async (_n, body) => onSaved(await api.updateStream(user, device, stream.name, body))} />
+      <StreamForm initial={stream} submitLabel="Save stream" onSave={async (_n, body) => onSaved(await api.updateStream(user, device, stream.name, body))} />
       <h3>Delete</h3>
       <ConfirmButton
         label="Delete stream"

@@ -32,7 +32,7 @@ export function UserForm(props: { initial?: User; admin: boolean; onSave: (name:
     return props.onSave(name, i ? body : ({ ...base, password } as UserCreate));
   };
   return (
-    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit user ${i.name}` : 'New user'}>
+    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit user ${i.name}` : 'New user'} savedText={i ? 'Saved.' : undefined}>
       <div class="grid2">
         {!i ? <TextField label="User name" value={name} onInput={setName} required pattern={NAME_PATTERN} hint={NAME_HINT} autoComplete="off" /> : null}
         <TextField label="Email" type="email" value={email} onInput={setEmail} required autoComplete="email" />
@@ -93,7 +93,7 @@ export function DeviceForm(props: { initial?: Device; onSave: (name: string, bod
   };
   const roles = DEVICE_ROLES.some((r) => r.value === role) ? DEVICE_ROLES : [...DEVICE_ROLES, { value: role, label: role }];
   return (
-    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit device ${i.name}` : 'New device'}>
+    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit device ${i.name}` : 'New device'} savedText={i ? 'Saved.' : undefined}>
       <div class="grid2">
         {!i ? <TextField label="Device name" value={name} onInput={setName} required pattern={NAME_PATTERN} hint={NAME_HINT} autoComplete="off" /> : null}
         <TextField label="Nickname" value={nickname} onInput={setNickname} />
@@ -246,7 +246,7 @@ export function StreamForm(props: { initial?: Stream; onSave: (name: string, bod
     return props.onSave(name, body);
   };
   return (
-    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit stream ${i.name}` : 'New stream'}>
+    <Form onSubmit={submit} submitLabel={props.submitLabel} label={i ? `Edit stream ${i.name}` : 'New stream'} savedText={i ? 'Saved.' : undefined}>
       <div class="grid2">
         {!i ? <TextField label="Stream name" value={name} onInput={setName} required pattern={NAME_PATTERN} hint={NAME_HINT} autoComplete="off" /> : null}
         <TextField label="Nickname" value={nickname} onInput={setNickname} />

@@ -212,15 +212,20 @@ export function Form(props: {
   children: ComponentChildren;
   extra?: ComponentChildren;
   label?: string;
+  /** Said after a successful submit that stays on the page (an edit). */
+  savedText?: string;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
+  const [saved, setSaved] = useState(false);
   const submit = async (e: JSX.TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    setSaved(false);
     try {
       await props.onSubmit();
+      setSaved(true);
     } catch (err) {
       setError(err);
     } finally {
@@ -231,6 +236,11 @@ export function Form(props: {
     <form onSubmit={submit} aria-label={props.label}>
       {props.children}
       <ErrorBox error={error} />
+      {saved && props.savedText ? (
+        <p class="success" role="status">
+          {props.savedText}
+        </p>
+      ) : null}
       <div class="row">
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Saving…' : props.submitLabel}

@@ -149,7 +149,7 @@ export function DevicePage({ user, device }: { user: string; device: string }) {
 
       <details class="card">
         <summary>Device settings</summary>
-        <DeviceForm key={JSON.stringify(dev)} initial={dev} submitLabel="Save device" onSave={async (_n, body) => d.set(await api.getDevice(user, (await api.updateDevice(user, device, body)).name || device))} />
+        <DeviceForm initial={dev} submitLabel="Save device" onSave={async (_n, body) => d.set(await api.getDevice(user, (await api.updateDevice(user, device, body)).name || device))} />
         {deletable ? (
           <>
             <h3>Delete</h3>

@@ -142,7 +142,7 @@ export function UserPage({ user, home }: { user: string; home?: boolean }) {
       {self || isAdmin() ? (
         <details class="card">
           <summary>{self ? 'Your account' : 'User settings'}</summary>
-          <UserForm key={JSON.stringify(u.data)} initial={u.data} admin={isAdmin()} submitLabel="Save" onSave={async (_n, body) => u.set(await api.updateUser(user, body))} />
+          <UserForm initial={u.data} admin={isAdmin()} submitLabel="Save" onSave={async (_n, body) => u.set(await api.updateUser(user, body))} />
           {isAdmin() ? (
             <>
               <h3>Delete</h3>
