@@ -145,7 +145,7 @@ describe('downlinks', () => {
     expect(main.map((p) => p.d)).toEqual([true]);
     await shots(page, 'downlinks');
     await page.setViewportSize({ width: 360, height: 740 });
-    expect(await overflowX(page)).toBe(0);
+    await expect.poll(() => overflowX(page)).toBe(0);
     ws.close();
     await page.close();
   });
@@ -167,7 +167,7 @@ describe('analysis', () => {
     expect(readFileSync((await download.path())!, 'utf8')).toBe('t,mood\n100,3\n200,7\n300,5\n');
     await shots(page, 'dataset');
     await page.setViewportSize({ width: 360, height: 740 });
-    expect(await overflowX(page)).toBe(0);
+    await expect.poll(() => overflowX(page)).toBe(0);
     await page.close();
   });
 });
@@ -184,7 +184,7 @@ describe('stream page at desktop and phone size', () => {
     await shots(page, 'stream-chart');
     await page.getByText('Custom range').click();
     await page.setViewportSize({ width: 360, height: 740 });
-    expect(await overflowX(page)).toBe(0);
+    await expect.poll(() => overflowX(page)).toBe(0);
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('tab', { name: 'Table' }).click();
     await page.getByRole('columnheader', { name: 'Value' }).waitFor();
@@ -194,7 +194,18 @@ describe('stream page at desktop and phone size', () => {
     await page.getByText(/^Saved 7 at /).waitFor();
     await shots(page, 'stream-entry');
     await page.setViewportSize({ width: 360, height: 740 });
-    expect(await overflowX(page)).toBe(0);
+    await expect.poll(() => overflowX(page)).toBe(0);
+    // quick entry lists the hand-filled streams, each with its own form
+    await page.goto(web.url + '/_/insert');
+    await page.getByRole('form', { name: 'Insert into rating' }).getByRole('button', { name: '3 of 10 stars' }).click();
+    await page.getByRole('form', { name: 'Insert into rating' }).getByText(/^Saved 3 at /).waitFor();
+    await expect.poll(() => overflowX(page)).toBe(0);
+    await shots(page, 'quick-entry');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(web.url + '/test/user/pulse');
+    await page.locator('.cdb-chart[data-drawn]').waitFor();
+    await shots(page, 'stream-chart-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     await page.close();
   });
 });
