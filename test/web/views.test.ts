@@ -143,7 +143,7 @@ describe('downlinks', () => {
     await card.locator('[data-testid=acknowledged]', { hasText: 'true' }).waitFor();
     const main = (await (await web.rest('GET', '/api/v1/crud/test/lamp/light/data?i1=-1&i2=0')).json()) as { d: unknown }[];
     expect(main.map((p) => p.d)).toEqual([true]);
-    await shots(page, 'downlinks');
+    await shots(page, 'downlinks', { dark: true });
     await page.setViewportSize({ width: 360, height: 740 });
     await expect.poll(() => overflowX(page)).toBe(0);
     ws.close();
@@ -201,11 +201,9 @@ describe('stream page at desktop and phone size', () => {
     await page.getByRole('form', { name: 'Insert into rating' }).getByText(/^Saved 3 at /).waitFor();
     await expect.poll(() => overflowX(page)).toBe(0);
     await shots(page, 'quick-entry');
-    await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(web.url + '/test/user/pulse');
     await page.locator('.cdb-chart[data-drawn]').waitFor();
-    await shots(page, 'stream-chart-dark');
-    await page.emulateMedia({ colorScheme: 'light' });
+    await shots(page, 'stream', { dark: true });
     await page.close();
   });
 });
