@@ -33,9 +33,9 @@ export interface ServerProcess {
 }
 
 /** Starts `node dist/main.js run DIR` on a free port and resolves once it answers. */
-export async function runServer(dir: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+export async function runServer(dir: string, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [MAIN, 'run', dir, '--host', '127.0.0.1', '--port', String(port)], {
+  const proc = spawn(process.execPath, [MAIN, 'run', dir, '--host', '127.0.0.1', '--port', String(port), ...extraArgs], {
     env: { ...process.env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -125,7 +125,7 @@ export function wantsHtml(req: FastifyRequest): boolean {
 /** First path segments that are never a user's page (rest-api §10.3). */
 const RESERVED = new Set(['api', 'www', 'app']);
 /** The app's own pages, `/_/{page}` (no name may start with `_`). */
-export const APP_PAGES = new Set(['server', 'users', 'insert', 'downlinks', 'analysis', 'datasets']);
+export const APP_PAGES = new Set(['server', 'users', 'insert', 'downlinks', 'analysis']);
 
 export const registerWeb: Register = (app, ctx) => {
   const dir = webDir();

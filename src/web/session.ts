@@ -15,6 +15,11 @@ export const session = signal<Session | undefined>(undefined);
 
 export async function loadSession(): Promise<Session> {
   const operator = (await api.whoami()).trim();
+  if (!operator.includes('/')) {
+    // The session ended between loading the page and starting the app: log in again.
+    location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+    throw new Error('Your session has ended: log in again.');
+  }
   const [user, device] = operator.split('/');
   const s: Session = { operator, user, device };
   try {

@@ -43,14 +43,14 @@ export interface Web {
 }
 
 /**
- * Starts the server on a fresh database with the admin `test`/`test`, and Chromium with a fresh
- * profile. A missing Chromium fails loudly: the browser tests never skip silently.
+ * Starts the server on a fresh database with the admin `test`/`test` (`env` and `args` go to
+ * `connectordb run`, e.g. `['--join']`), and Chromium with a fresh profile. A missing Chromium fails loudly: the browser tests never skip silently.
  */
-export async function startWeb(env: Record<string, string> = {}): Promise<Web> {
+export async function startWeb(env: Record<string, string> = {}, args: string[] = []): Promise<Web> {
   if (!existsSync(path.join(ROOT, 'dist', 'public', 'index.html'))) throw new Error('dist/public is missing: run `npm run build` (the test setup builds it)');
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the browser tests need it)`);
   const dir = createDb(`${ADMIN_USER}:${ADMIN_PASSWORD}`);
-  const server = await runServer(dir, env);
+  const server = await runServer(dir, env, args);
   const profile = mkdtempSync(path.join(tmpdir(), 'cdb-chromium-'));
   let context: BrowserContext;
   try {

@@ -135,6 +135,24 @@ describe('the app and its files', () => {
     expect(again.status).toBe(304);
   });
 
+  it("the app's first load is at most 150 KB of gzipped JavaScript (the stream page is a separate chunk)", async () => {
+    const html = (await t.http.get('/').set('Cookie', await login())).text;
+    const scripts = [...html.matchAll(/(?:src|href)="(\/app\/assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+    expect(scripts.length).toBeGreaterThan(0);
+    expect(scripts.some((s) => s.includes('StreamPage'))).toBe(false);
+    let total = 0;
+    for (const s of scripts) {
+      const r = await t.http.get(s).set('Accept-Encoding', 'gzip').buffer(true).parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+      expect(r.headers['content-encoding']).toBe('gzip');
+      total += Number(r.headers['content-length']);
+    }
+    expect(total).toBeLessThanOrEqual(150 * 1024);
+  });
+
   it('the same files are under /www/; favicon.ico, robots.txt and sitemap.xml redirect there', async () => {
     const r = await t.http.get('/www/robots.txt');
     expect(r.status).toBe(200);
