@@ -14,6 +14,8 @@ import { registerRoot } from './http/routes/root';
 import { registerWeb } from './http/web';
 import { registerWebsite, sendNotFoundPage } from './http/website';
 import { registerWebsocket } from './http/websocket';
+import { SHARED_SCHEMAS } from './http/schemas';
+import { openapiOptions, registerOpenapi } from './http/openapi';
 import { registerMetrics } from './http/metrics';
 import { configurePipeScript } from './pipescript';
 import { configureInterpolators } from './query';
@@ -29,6 +31,8 @@ export interface AppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     cdb: HttpContext;
+    /** Every registered route (method, URL pattern). */
+    routeTable: { method: string; url: string }[];
   }
 }
 
@@ -128,13 +132,31 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     return reply.code(200).send('');
   });
 
-  registerRoot(app, ctx);
-  registerCrud(app, ctx);
-  registerData(app, ctx);
-  registerQuery(app, ctx);
-  registerFeed(app, ctx);
+  // Every route, for the OpenAPI completeness check.
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method: m, url: r.url });
+  });
+  app.decorate('routeTable', routes);
+
+  // The schemas document the API; the handlers keep parsing and answering as the original did
+  // (Go-style parameters, its error messages), so nothing is validated, coerced or re-serialised.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // OpenAPI from the route schemas: @fastify/swagger sees the routes of the plugins loaded after it.
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  // Loaded when the app starts, not when the CLI loads this module.
+  app.register(import('@fastify/swagger'), openapiOptions());
+  app.register(async (api) => {
+    registerRoot(api, ctx);
+    registerCrud(api, ctx);
+    registerData(api, ctx);
+    registerQuery(api, ctx);
+    registerFeed(api, ctx);
+  });
   const hub = registerWebsocket(app, ctx);
   registerMetrics(app, ctx, hub);
+  registerOpenapi(app);
   registerWebsite(app, ctx);
   registerWeb(app, ctx);
   return { app, services };

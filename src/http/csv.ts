@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { parse } from 'csv-parse';
 import type { Datapoint } from '../pipescript/datapoint';
 import { BadRequestError, CdbError, PayloadTooLargeError } from '../errors';
 import { PipeScriptError } from '../pipescript';
@@ -211,6 +210,7 @@ export function cellTypes(schemaText: string): { d: CellType; field: (name: stri
  * problem is a 400 naming the line. Bytes past `limit` are a 413.
  */
 export async function parseCsvUpload(input: NodeJS.ReadableStream, limit: number, types: ReturnType<typeof cellTypes>): Promise<CsvUpload> {
+  const { parse } = await import('csv-parse');
   const parser = parse({ bom: true, skip_empty_lines: true, info: true, relax_column_count: false });
   let bytes = 0;
   let tooLarge = false;
@@ -227,8 +227,16 @@ export async function parseCsvUpload(input: NodeJS.ReadableStream, limit: number
     }
   };
   input.on('data', feed);
-  input.once('end', () => parser.end());
+  let ended = false;
+  input.once('end', () => {
+    ended = true;
+    parser.end();
+  });
   input.once('error', (e) => parser.destroy(e));
+  // A client that goes away mid-upload must not leave the parse waiting forever.
+  input.once('close', () => {
+    if (!ended) parser.destroy(new BadRequestError('The upload ended before the end of the file'));
+  });
 
   const points: Datapoint[] = [];
   const lines: number[] = [];

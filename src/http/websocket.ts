@@ -25,6 +25,7 @@ import type { PubSub, PublishedBatch } from '../pubsub';
 import { authenticate } from './auth';
 import { type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, sendTooMany } from './context';
 import { sendError } from './errors';
+import { schemas } from './schemas';
 
 export const WEBSOCKET_PATH = '/api/v1/websocket';
 
@@ -438,6 +439,7 @@ export function registerWebsocket(app: FastifyInstance, ctx: HttpContext): Hub {
     inst.route({
       method: 'GET',
       url: WEBSOCKET_PATH,
+      schema: schemas.websocket,
       // Without an upgrade: the JSON 404 of rest-api §10.2 (the recommended behaviour).
       handler: async (_req: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'This path is not recognized'),
       preValidation: async (req: FastifyRequest, reply: FastifyReply) => {

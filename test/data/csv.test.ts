@@ -206,6 +206,24 @@ describe('POST …/data.csv', () => {
     }
   });
 
+  it('a client that goes away mid-upload stores nothing and stalls nothing', async () => {
+    const p = await stream([], '{"type":"number"}');
+    const a = t.app.server.address();
+    const port = typeof a === 'object' && a ? a.port : 0;
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `${p}/data.csv`, headers: { authorization: AUTH(), 'transfer-encoding': 'chunked' } });
+      req.on('error', () => resolve());
+      req.write('t,d\n1,1\n2,2\n');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 200);
+    });
+    expect((await t.http.get('/api/v1/meta/version')).status).toBe(200);
+    expect((await t.http.get(`${p}/data?q=length`).set('Authorization', AUTH())).text).toBe('0');
+    expect((await upload(p, 't,d\n1,1\n')).status).toBe(200);
+  });
+
   it('parses a large upload as a stream', async () => {
     const p = await stream([], '{"type":"number"}');
     const N = 100000;

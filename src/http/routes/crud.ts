@@ -1,6 +1,7 @@
 import { BadRequestError } from '../../errors';
 import { type Register, checkNames, requireBody, sendJSON, sendText, updateBody } from '../context';
 import { DatapointService } from '../../domain/datapoints/service';
+import { schemas } from '../schemas';
 
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
@@ -14,10 +15,11 @@ export const registerCrud: Register = (app, { svc, api }) => {
     if (q !== 'ls') throw new BadRequestError(UNRECOGNIZED);
     return sendJSON(reply, svc.users.list(op));
   });
-  app.get('/api/v1/crud', listUsers);
+  app.get('/api/v1/crud', { schema: schemas.listUsers }, listUsers);
 
   app.get(
     '/api/v1/crud/:user',
+    { schema: schemas.readUser },
     api((req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
@@ -40,6 +42,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.post(
     '/api/v1/crud/:user',
+    { schema: schemas.createUser },
     api(async (req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
@@ -48,6 +51,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.put(
     '/api/v1/crud/:user',
+    { schema: schemas.updateUser },
     api(async (req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
@@ -56,6 +60,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.delete(
     '/api/v1/crud/:user',
+    { schema: schemas.deleteUser },
     api((req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
@@ -66,6 +71,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
 
   app.get(
     '/api/v1/crud/:user/:device',
+    { schema: schemas.readDevice },
     api((req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
@@ -82,6 +88,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.post(
     '/api/v1/crud/:user/:device',
+    { schema: schemas.createDevice },
     api((req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
@@ -90,6 +97,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.put(
     '/api/v1/crud/:user/:device',
+    { schema: schemas.updateDevice },
     api((req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
@@ -98,6 +106,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.delete(
     '/api/v1/crud/:user/:device',
+    { schema: schemas.deleteDevice },
     api((req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
@@ -108,6 +117,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
 
   app.get(
     '/api/v1/crud/:user/:device/:stream',
+    { schema: schemas.readStream },
     api((req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
@@ -117,6 +127,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.post(
     '/api/v1/crud/:user/:device/:stream',
+    { schema: schemas.createStream },
     api((req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
@@ -125,6 +136,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.put(
     '/api/v1/crud/:user/:device/:stream',
+    { schema: schemas.updateStream },
     api((req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
@@ -133,6 +145,7 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.delete(
     '/api/v1/crud/:user/:device/:stream',
+    { schema: schemas.deleteStream },
     api((req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);

@@ -6,6 +6,7 @@ import { sendDatapoints, sendRowChunks } from '../stream';
 import { MAX_BUCKETS } from '../../domain/datapoints/downsample';
 import { CSV_SAMPLE, type CsvColumns, addColumns, cellTypes, parseCsvUpload, pull, scanColumns, sendCsv, sendProduceError } from '../csv';
 import type { Datapoint } from '../../pipescript/datapoint';
+import { schemas } from '../schemas';
 
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
@@ -85,6 +86,7 @@ export function parseRange(q: Q): RangeQuery {
 export const registerData: Register = (app, { svc, api, config }) => {
   app.get(
     '/api/v1/crud/:user/:device/:stream/data',
+    { schema: schemas.readData },
     api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
@@ -118,12 +120,13 @@ export const registerData: Register = (app, { svc, api, config }) => {
       svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
       return sendText(reply, 'ok');
     });
-  app.post('/api/v1/crud/:user/:device/:stream/data', insert(false));
-  app.put('/api/v1/crud/:user/:device/:stream/data', insert(true));
+  app.post('/api/v1/crud/:user/:device/:stream/data', { schema: schemas.insertData }, insert(false));
+  app.put('/api/v1/crud/:user/:device/:stream/data', { schema: schemas.insertData }, insert(true));
 
   // CSV download: the parameters of GET …/data, one row per datapoint (or per bucket).
   app.get(
     '/api/v1/crud/:user/:device/:stream/data.csv',
+    { schema: schemas.readCsv },
     api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
@@ -178,7 +181,7 @@ export const registerData: Register = (app, { svc, api, config }) => {
         svc.data.insert(op, user, device, stream, points, { restamp, downlink });
         return sendText(reply, 'ok');
       });
-    inst.post('/api/v1/crud/:user/:device/:stream/data.csv', upload(false));
-    inst.put('/api/v1/crud/:user/:device/:stream/data.csv', upload(true));
+    inst.post('/api/v1/crud/:user/:device/:stream/data.csv', { schema: schemas.insertCsv }, upload(false));
+    inst.put('/api/v1/crud/:user/:device/:stream/data.csv', { schema: schemas.insertCsv }, upload(true));
   });
 };

@@ -3,6 +3,7 @@ import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { PipeScriptError, datapointToJSON } from '../../pipescript';
 import { type Register, checkNames } from '../context';
+import { schemas } from '../schemas';
 
 type Q = Record<string, string | undefined>;
 type P = Record<string, string>;
@@ -56,5 +57,5 @@ export const registerFeed: Register = (app, { svc, api, config }) => {
     xml += '</feed>';
     return reply.type('application/xml; charset=utf-8').send(xml);
   });
-  app.get('/api/v1/feed/:user/:device/:stream', handler);
+  app.get('/api/v1/feed/:user/:device/:stream', { schema: schemas.feed }, handler);
 };

@@ -5,6 +5,7 @@ import { setSessionCookie } from '../auth';
 import { type Register, sendJSON, sendText } from '../context';
 import { sendError } from '../errors';
 import { VERSION } from '../../version';
+import { schemas } from '../schemas';
 
 type Q = Record<string, string | undefined>;
 
@@ -13,6 +14,7 @@ type Q = Record<string, string | undefined>;
 export const registerRoot: Register = (app, { svc, api, config, cookies, state }) => {
   app.get(
     '/api/v1',
+    { schema: schemas.root },
     api((req, reply, op) => {
       switch ((req.query as Q).q) {
         case 'this':
@@ -31,6 +33,7 @@ export const registerRoot: Register = (app, { svc, api, config, cookies, state }
 
   app.get(
     '/api/v1/login',
+    { schema: schemas.login },
     api((req, reply, op) => {
       if (op.nobody || op.device.apikey === '') {
         // Never a cookie for nobody: the original's empty-key cookie logged in as a meta device.
@@ -46,20 +49,21 @@ export const registerRoot: Register = (app, { svc, api, config, cookies, state }
 
   app.get(
     '/api/v1/logout',
+    { schema: schemas.logout },
     api((req, reply) => {
       setSessionCookie(reply, req, config, null);
       return sendText(reply, 'ok');
     }),
   );
 
-  app.get('/api/v1/meta/version', (_req, reply) => sendText(reply, VERSION, false));
-  app.get('/api/v1/meta/transforms', (_req, reply) => sendJSON(reply, transformListing()));
-  app.get('/api/v1/meta/interpolators', (_req, reply) => sendJSON(reply, interpolatorListing()));
+  app.get('/api/v1/meta/version', { schema: schemas.version }, (_req, reply) => sendText(reply, VERSION, false));
+  app.get('/api/v1/meta/transforms', { schema: schemas.transforms }, (_req, reply) => sendJSON(reply, transformListing()));
+  app.get('/api/v1/meta/interpolators', { schema: schemas.interpolators }, (_req, reply) => sendJSON(reply, interpolatorListing()));
 
   // Liveness: the process answers HTTP. No auth, no database: a stuck disk must not get it killed.
-  app.get('/api/v1/meta/health', (_req, reply) => sendJSON(reply, { status: 'ok' }));
+  app.get('/api/v1/meta/health', { schema: schemas.health }, (_req, reply) => sendJSON(reply, { status: 'ok' }));
   // Readiness: the database answers and the API is not disabled or shutting down.
-  app.get('/api/v1/meta/ready', (req, reply) => {
+  app.get('/api/v1/meta/ready', { schema: schemas.ready }, (req, reply) => {
     if (!state.enabled) return sendError(reply, 503, 'ConnectorDB is currently inactive');
     try {
       svc.core.stats.ping();
