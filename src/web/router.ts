@@ -81,6 +81,8 @@ export function installLinkInterception(): void {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = (e.target as Element | null)?.closest?.('a');
     if (!a || a.target || a.hasAttribute('download') || a.dataset.reload !== undefined) return;
+    // In-page anchors (the skip link) are the browser's: it scrolls and moves focus.
+    if (a.getAttribute('href')?.startsWith('#')) return;
     const url = new URL(a.href, location.href);
     // /login, /logout, /join, /api and static files are server pages: a real navigation.
     if (url.origin !== location.origin || /^\/(api|app|www|login|logout|join)(\/|$)/.test(url.pathname)) return;

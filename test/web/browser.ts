@@ -135,3 +135,22 @@ export async function overflowX(page: Page): Promise<number> {
   // A string, not a function: the server's tsconfig has no DOM types.
   return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
 }
+
+/**
+ * Visible form controls and buttons without an accessible name (label, aria-label(ledby), text),
+ * described for the failure message; [] when every control is labelled.
+ */
+export async function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    const named = (el) => {
+      if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return true;
+      if (el.labels && el.labels.length > 0) return true;
+      if ((el.tagName === 'BUTTON' || el.tagName === 'A') && el.textContent.trim()) return true;
+      return el.type === 'hidden' || el.type === 'submit' && !!el.value;
+    };
+    return [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+      .filter((el) => el.offsetParent !== null || el.closest('dialog[open]'))
+      .filter((el) => !named(el))
+      .map((el) => el.outerHTML.slice(0, 120));
+  })()`);
+}

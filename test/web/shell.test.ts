@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PHONE, DESKTOP, type Web, login, overflowX, shots, startWeb } from './browser';
+import { DESKTOP, PHONE, type Web, login, overflowX, shots, startWeb, unlabelled } from './browser';
 
 /** The app shell in a real browser: login form, navigation, CRUD pages, API key, phone size. */
 let web: Web;
@@ -215,6 +215,43 @@ describe('creating and changing things', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete user' }).click();
     await page.waitForURL(/\/_\/users$/);
     expect((await web.rest('GET', '/api/v1/crud/bob')).status).toBe(404);
+  });
+});
+
+describe('accessibility', () => {
+  it('every visible control on every page, open forms included, has a label', async () => {
+    const page = web.page;
+    const pages: [string, string | undefined][] = [
+      ['/', 'Add device'],
+      ['/test/phone', 'Add stream'],
+      ['/test/scale/weight', undefined],
+      ['/_/server', undefined],
+      ['/_/users', 'Add user'],
+    ];
+    for (const [p, open] of pages) {
+      await page.goto(web.url + p);
+      await page.getByRole('main').waitFor();
+      await page.waitForLoadState('networkidle');
+      if (open) await page.getByRole('button', { name: open }).click();
+      for (const d of await page.locator('details').all()) await d.evaluate('(el) => (el.open = true)');
+      expect(await unlabelled(page), p).toEqual([]);
+    }
+    await page.keyboard.press('Control+k');
+    expect(await unlabelled(page), 'search').toEqual([]);
+    await page.keyboard.press('Escape');
+  });
+
+  it('the keyboard reaches a skip link first, and the search palette opens with "/"', async () => {
+    const page = web.page;
+    await page.goto(web.url + '/');
+    await page.getByRole('heading', { name: 'Devices', exact: true }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
+    await page.keyboard.press('/');
+    await page.getByRole('combobox', { name: 'Search devices, streams and pages' }).waitFor();
+    await page.keyboard.press('Escape');
   });
 });
 

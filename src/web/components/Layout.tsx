@@ -78,7 +78,7 @@ export function Breadcrumbs({ route }: { route: Route }) {
     if (route.kind !== 'user') crumbs.push({ label: route.device, to: href(route.user, route.device) });
     if (route.kind === 'stream') crumbs.push({ label: route.stream, to: href(route.user, route.device, route.stream) });
   } else if (route.kind === 'app') {
-    crumbs.push({ label: route.page, to: `/_/${route.page}` });
+    crumbs.push({ label: route.page.charAt(0).toUpperCase() + route.page.slice(1), to: `/_/${route.page}` });
   } else return null;
   return (
     <nav class="crumbs" aria-label="Breadcrumbs">

@@ -24,7 +24,8 @@ export function UserForm(props: { initial?: User; admin: boolean; onSave: (name:
   const [description, setDescription] = useState(i?.description ?? '');
   const [icon, setIcon] = useState(i?.icon ?? '');
   const [role, setRole] = useState(i?.role ?? 'user');
-  const [pub, setPub] = useState(i?.public ?? false);
+  // A new user is public unless unticked, like the admin role's create_user_defaults.
+  const [pub, setPub] = useState(i?.public ?? true);
   const submit = () => {
     const base = { email, nickname, description, icon, public: pub, ...(props.admin ? { role } : {}) };
     const body = changed<UserUpdate>(i, base);
