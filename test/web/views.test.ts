@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Web, login, overflowX, shots, startWeb } from './browser';
+import { type Web, login, overflowX, shots, startWeb, unlabelled } from './browser';
 
 /**
  * The stream page, data entry, downlinks and datasets in a real browser (Debian's Chromium)
@@ -204,6 +204,20 @@ describe('stream page at desktop and phone size', () => {
     await page.goto(web.url + '/test/user/pulse');
     await page.locator('.cdb-chart[data-drawn]').waitFor();
     await shots(page, 'stream', { dark: true });
+    await page.close();
+  });
+});
+
+describe('accessibility of the views pages', () => {
+  it('every visible control on the stream, insert, downlinks and analysis pages has a label', async () => {
+    const page = await open('/');
+    for (const p of ['/test/user/pulse', '/test/user/pulse?view=table', '/test/user/pulse?view=histogram', '/test/user/rating', '/_/insert', '/_/downlinks', '/_/analysis']) {
+      await page.goto(web.url + p);
+      await page.getByRole('main').waitFor();
+      await page.waitForLoadState('networkidle');
+      for (const d of await page.locator('details').all()) await d.evaluate('(el) => (el.open = true)');
+      expect(await unlabelled(page), p).toEqual([]);
+    }
     await page.close();
   });
 });
