@@ -24,7 +24,9 @@ function precompress(): Plugin {
       for (const file of walk(OUT)) {
         if (!COMPRESSIBLE.test(file)) continue;
         const raw = readFileSync(file);
-        if (raw.length < 256) continue;
+        // Even tiny chunks (the bundler runtime, ~180 bytes) are precompressed: every script the app
+        // loads then arrives compressed, and smaller wins anyway.
+        if (raw.length < 64) continue;
         const br = brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
         const gz = gzipSync(raw, { level: 9 });
         if (br.length < raw.length) writeFileSync(file + '.br', br);

@@ -13,7 +13,10 @@ import { UserPage } from './pages/UserPage';
 import { type Route, loc, parseRoute } from './router';
 import { loadSession, session } from './session';
 
-const StreamPage = lazyPage(() => import('./pages/StreamPage'));
+const loadStreamPage = () => import('./pages/StreamPage');
+// A stream page opened directly (deep link, reload) fetches its chunk while the session loads.
+if (parseRoute(location.pathname).kind === 'stream') void loadStreamPage();
+const StreamPage = lazyPage(loadStreamPage);
 const ServerPage = lazyPage(() => import('./pages/ServerPage'));
 const UsersPage = lazyPage(() => import('./pages/UsersPage'));
 const InsertPage = lazyPage(() => import('./pages/InsertPage'));

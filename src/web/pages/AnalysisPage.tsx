@@ -1,12 +1,9 @@
-/** PLACEHOLDER owned by the `web-views` branch, which replaces this file (default export, no props). */
+/** The dataset builder (analysis/Dataset.tsx). */
+import Dataset from '../analysis/Dataset';
 import { useTitle } from '../hooks';
+import { session } from '../session';
 
 export default function AnalysisPage() {
   useTitle('Analysis');
-  return (
-    <div class="card">
-      <h1>Analysis</h1>
-      <p class="muted">This page is coming.</p>
-    </div>
-  );
+  return <Dataset user={session.value!.user} />;
 }

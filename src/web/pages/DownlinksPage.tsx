@@ -1,12 +1,9 @@
-/** PLACEHOLDER owned by the `web-views` branch, which replaces this file (default export, no props). */
+/** Every downlink stream of the logged-in user with its control (entry/Downlinks.tsx). */
+import Downlinks from '../entry/Downlinks';
 import { useTitle } from '../hooks';
+import { session } from '../session';
 
 export default function DownlinksPage() {
   useTitle('Downlinks');
-  return (
-    <div class="card">
-      <h1>Downlinks</h1>
-      <p class="muted">This page is coming.</p>
-    </div>
-  );
+  return <Downlinks user={session.value!.user} />;
 }

@@ -1,12 +1,9 @@
-/** PLACEHOLDER owned by the `web-views` branch, which replaces this file (default export, no props). */
+/** Quick entry: every stream the user fills in by hand, one tap each (entry/QuickEntry.tsx). */
+import QuickEntry from '../entry/QuickEntry';
 import { useTitle } from '../hooks';
+import { session } from '../session';
 
 export default function InsertPage() {
   useTitle('Insert');
-  return (
-    <div class="card">
-      <h1>Quick entry</h1>
-      <p class="muted">This page is coming.</p>
-    </div>
-  );
+  return <QuickEntry user={session.value!.user} />;
 }
