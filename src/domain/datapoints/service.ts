@@ -9,9 +9,6 @@ import type { Operator, StreamRef, StreamRow } from '../types';
 import { DOWNLINK, MAIN, type StoredPoint, type Sub } from './store';
 import { type Transformer, compileTransform } from './transform';
 
-/** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
-export const READ_CHUNK = 2000;
-
 export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
 /** A resolved read: a substream and an index range, optionally with a transform and output limit. */
@@ -138,21 +135,34 @@ export class DatapointService {
     return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
   }
 
-  /** Stored rows of a plan, pulled in chunks so no SQLite statement stays open across event-loop turns. */
+  /**
+   * Stored rows of a plan, one sealed chunk (or a bounded run of tail rows) at a time, so no
+   * SQLite statement stays open across event-loop turns and memory stays flat.
+   */
   *rows(plan: ReadPlan): Generator<string[]> {
-    const id = plan.ref.stream.id;
-    for (let i = plan.i1; i < plan.i2; i += READ_CHUNK) {
-      const rows = this.core.data.read(id, plan.sub, i, Math.min(plan.i2, i + READ_CHUNK));
-      if (rows.length === 0) return;
-      yield rows;
+    for (const pc of this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2)) {
+      const t = pc.chunk.texts();
+      yield pc.from === 0 && pc.to === t.length ? t : t.slice(pc.from, pc.to);
     }
   }
 
-  /** The plan's datapoints as objects, transform and limit applied: what merges and datasets consume. */
+  /**
+   * The plan's datapoints as objects, transform and limit applied: what merges and datasets
+   * consume. Numeric chunks hand over their typed arrays, so no JSON text is parsed for them.
+   */
   datapoints(plan: ReadPlan): Iterator<Datapoint> {
-    const rows = this.rows(plan);
+    const pieces = this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2);
     function* source(): Generator<Datapoint> {
-      for (const chunk of rows) for (const r of chunk) yield parseStored(r);
+      for (const pc of pieces) {
+        const v = pc.chunk.values();
+        if (v) {
+          const ts = pc.chunk.t;
+          for (let k = pc.from; k < pc.to; k++) yield { t: ts[k], d: v[k] };
+        } else {
+          const tx = pc.chunk.texts();
+          for (let k = pc.from; k < pc.to; k++) yield parseStored(tx[k]);
+        }
+      }
     }
     let it: Iterator<Datapoint> = source();
     if (plan.transform) it = plan.transform.run(it);
