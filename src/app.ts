@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyRepl
 import type { Config } from './config';
 import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
-import type { DB } from './storage/db';
+import type { DB } from './storage/sqlite/db';
 import { CookieCodec } from './http/auth';
 import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext } from './http/context';
 import { errorHandler, sendError } from './http/errors';

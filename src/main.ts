@@ -19,7 +19,7 @@ import { importDatabase } from './ops/import';
 import { type OpenedDatabase, openFolder } from './ops/open';
 import { TerminalProgress } from './ops/progress';
 import { startServer } from './server';
-import { openDatabase } from './storage/db';
+import { openDatabase } from './storage/sqlite/db';
 
 /** An existing directory may be used only when empty (e.g. a freshly mounted Docker volume). */
 function usableNewDir(dir: string): boolean {

@@ -6,7 +6,7 @@ import { databaseFile, resolvePath } from './config/load';
 import { loadPermissions } from './config/permissions';
 import { checkNotOriginalDatabase } from './ops/original';
 import type { Permissions } from './permissions';
-import { type DB, openDatabase } from './storage/db';
+import { type DB, openDatabase } from './storage/sqlite/db';
 
 export interface RunningServer {
   app: FastifyInstance;

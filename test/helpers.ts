@@ -8,7 +8,7 @@ import { type Config, defaultConfig } from '../src/config';
 import type { Services } from '../src/domain';
 import { Permissions, type PermissionsFile, defaultPermissions } from '../src/permissions';
 import { hashPassword } from '../src/domain/users/passwords';
-import { type DB, openDatabase } from '../src/storage/db';
+import { type DB, openDatabase } from '../src/storage/sqlite/db';
 
 export interface TestApp {
   app: FastifyInstance;

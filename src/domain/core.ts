@@ -1,12 +1,12 @@
 import type { Config } from '../config';
 import { Permissions, type EffectiveAccess, type Relationship } from '../permissions';
 import { LocalPubSub, type PubSub } from '../pubsub';
-import type { DB } from '../storage/db';
-import { DatapointStore } from './datapoints/store';
-import { DeviceStore } from './devices/store';
-import { StreamStore } from './streams/store';
+import type { DB } from '../storage/sqlite/db';
+import { DatapointStore } from '../storage/sqlite/datapoints';
+import { DeviceStore } from '../storage/sqlite/devices';
+import { StreamStore } from '../storage/sqlite/streams';
 import type { DeviceRow, Operator, StreamRef, UserRow } from './types';
-import { UserStore } from './users/store';
+import { UserStore } from '../storage/sqlite/users';
 import { VerifiedCache } from './users/passwords';
 
 /**

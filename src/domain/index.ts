@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { Permissions, defaultPermissions } from '../permissions';
 import type { PubSub } from '../pubsub';
 import { LocalPubSub } from '../pubsub';
-import type { DB } from '../storage/db';
+import type { DB } from '../storage/sqlite/db';
 import { Core } from './core';
 import { DatapointService } from './datapoints/service';
 import { DeviceService } from './devices/service';

@@ -1,6 +1,6 @@
 import type { Core } from './core';
 import type { DatapointService } from './datapoints/service';
-import { MAIN } from './datapoints/store';
+import { MAIN } from '../storage/types';
 import type { Operator, StreamRow, UserRow } from './types';
 
 export const LOG_SCHEMA = '{"type":"object","properties":{"cmd":{"type":"string"},"arg":{"type":"string"}},"required":["cmd","arg"]}';

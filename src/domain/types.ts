@@ -1,45 +1,6 @@
-/** Rows as the stores hand them to services (booleans already converted). */
-export interface UserRow {
-  id: number;
-  name: string;
-  nickname: string;
-  email: string;
-  description: string;
-  icon: string;
-  public: boolean;
-  role: string;
-  password: string;
-  password_salt: string;
-  password_scheme: string;
-}
+import type { DeviceRow, StreamRow, UserRow } from '../storage/types';
 
-export interface DeviceRow {
-  id: number;
-  user_id: number;
-  name: string;
-  nickname: string;
-  description: string;
-  icon: string;
-  apikey: string;
-  enabled: boolean;
-  public: boolean;
-  role: string;
-  visible: boolean;
-  user_editable: boolean;
-}
-
-export interface StreamRow {
-  id: number;
-  device_id: number;
-  name: string;
-  nickname: string;
-  description: string;
-  icon: string;
-  schema: string;
-  datatype: string;
-  ephemeral: boolean;
-  downlink: boolean;
-}
+export type { DeviceRow, StreamRow, UserRow };
 
 /**
  * Who is acting: always a device (a password login acts as the user's `user` device) or the

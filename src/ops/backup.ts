@@ -1,6 +1,6 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { DB } from '../storage/db';
+import type { DB } from '../storage/sqlite/db';
 import { type ProgressSink, silentProgress } from './progress';
 
 const PAGES_PER_STEP = 4096;

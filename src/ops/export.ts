@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Services } from '../domain';
-import { DOWNLINK, MAIN, type Sub } from '../domain/datapoints/store';
+import { DOWNLINK, MAIN, type Sub } from '../storage/types';
 import { VERSION } from '../version';
 import { DATA_FILE, DEVICE_FILE, DEVICE_KEYS, DOWNLINK_FILE, INFO_FILE, STREAM_FILE, STREAM_KEYS, USER_FILE, USER_KEYS, ordered } from './files';
 import { type ProgressSink, silentProgress } from './progress';

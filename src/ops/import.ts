@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Services } from '../domain';
-import { DOWNLINK, MAIN, type Sub } from '../domain/datapoints/store';
+import { DOWNLINK, MAIN, type Sub } from '../storage/types';
 import { normalizeSchema } from '../domain/streams/schema';
 import type { DeviceRow, StreamRef, StreamRow, UserRow } from '../domain/types';
 import { type PasswordHash, hashPassword } from '../domain/users/passwords';

@@ -3,7 +3,7 @@ import { type Config } from '../config';
 import { type LoadOptions, databaseFile, readConfig } from '../config/load';
 import { loadPermissions } from '../config/permissions';
 import { type Services, buildServices } from '../domain';
-import { type DB, openDatabase } from '../storage/db';
+import { type DB, openDatabase } from '../storage/sqlite/db';
 import { checkNotOriginalDatabase } from './original';
 
 export interface OpenedDatabase {

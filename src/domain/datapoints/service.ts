@@ -6,7 +6,7 @@ import type { Core } from '../core';
 import { CANT_ACCESS, findStream } from '../resolve';
 import { validator } from '../streams/schema';
 import type { Operator, StreamRef, StreamRow } from '../types';
-import { DOWNLINK, MAIN, type StoredPoint, type Sub } from './store';
+import { DOWNLINK, MAIN, type StoredPoint, type Sub } from '../../storage/types';
 import { type Transformer, compileTransform } from './transform';
 
 export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;

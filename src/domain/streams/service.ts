@@ -1,7 +1,7 @@
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Core } from '../core';
 import type { DatapointService } from '../datapoints/service';
-import { DOWNLINK } from '../datapoints/store';
+import { DOWNLINK } from '../../storage/types';
 import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
 import type { MetaLog } from '../metalog';
 import { CANT_ACCESS, STREAM_NOT_FOUND, findDevice, findStream } from '../resolve';

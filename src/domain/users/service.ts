@@ -3,7 +3,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../errors';
 import type { RWAccess } from '../../permissions';
 import type { Core } from '../core';
 import { type DeviceService, nestedMap, newApiKey } from '../devices/service';
-import { apikeyHash } from '../devices/store';
+import { apikeyHash } from '../../storage/apikey';
 import { USER_FIELDS, checkUpdate, readableMap } from '../fields';
 import { type MetaLog, logStreamRow } from '../metalog';
 import { CANT_ACCESS, USER_NOT_FOUND, findUser } from '../resolve';

@@ -1,10 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
-/** A datapoint ready for storage: its timestamp and its wire-form JSON text. */
-export interface StoredPoint {
-  t: number;
-  j: string;
-}
+import type { StoredPoint } from '../types';
 
 /** One chunk opened for reading. */
 export interface OpenChunk {

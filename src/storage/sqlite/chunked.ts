@@ -1,12 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import type { DB } from '../db';
-import { type OpenChunk, type StoredPoint, decodeChunk, encodeChunk } from './chunkcodec';
-
-export type { StoredPoint } from './chunkcodec';
-
-export const MAIN = 0;
-export const DOWNLINK = 1;
-export type Sub = typeof MAIN | typeof DOWNLINK;
+import type { StoredPoint, Sub, SubstreamInfo } from '../types';
+import { type OpenChunk, decodeChunk, encodeChunk } from './chunkcodec';
+import type { DB } from './db';
 
 /**
  * A chunk seals at 1,000 datapoints or once its wire text reaches 64 KB, whichever comes first.
@@ -17,12 +12,8 @@ export type Sub = typeof MAIN | typeof DOWNLINK;
 export const CHUNK_POINTS = 1000;
 export const CHUNK_BYTES = 64 * 1024;
 
-export interface SubstreamInfo {
-  /** Datapoints as clients count them. */
-  length: number;
-  last_t: number;
-  /** Wire bytes of every datapoint (the stream size quota counts these). */
-  bytes: number;
+/** A substream's summary with where its chunks end and its tail begins. */
+export interface Layout extends SubstreamInfo {
   /** Physical index of logical index 0. */
   base: number;
   /** Physical index where the tail starts. */
@@ -31,7 +22,7 @@ export interface SubstreamInfo {
   tail_bytes: number;
 }
 
-const EMPTY: SubstreamInfo = { length: 0, last_t: 0, bytes: 0, base: 0, sealed: 0, tail_bytes: 0 };
+const EMPTY: Layout = { length: 0, last_t: 0, bytes: 0, base: 0, sealed: 0, tail_bytes: 0 };
 
 interface ChunkRow {
   id: number;
@@ -103,7 +94,7 @@ class TailChunk implements OpenChunk {
  * must run inside the caller's transaction; sealing happens in the insert that fills a chunk.
  */
 export class ChunkedDatapointStore {
-  private readonly info: Statement<[number, number], SubstreamInfo>;
+  private readonly info: Statement<[number, number], Layout>;
   private readonly upsertInfo: Statement<unknown[]>;
   private readonly ins1: Statement<unknown[]>;
   private readonly insN: Statement<unknown[]>;
@@ -168,7 +159,7 @@ export class ChunkedDatapointStore {
     );
   }
 
-  substream(streamId: number, sub: Sub): SubstreamInfo {
+  substream(streamId: number, sub: Sub): Layout {
     return this.info.get(streamId, sub) ?? { ...EMPTY };
   }
 
@@ -180,7 +171,7 @@ export class ChunkedDatapointStore {
     return this.deviceBytes.get(deviceId)?.n ?? 0;
   }
 
-  private saveInfo(streamId: number, sub: Sub, s: SubstreamInfo): void {
+  private saveInfo(streamId: number, sub: Sub, s: Layout): void {
     this.upsertInfo.run(streamId, sub, s.length, s.last_t, s.bytes, s.base, s.sealed, s.tail_bytes);
   }
 
@@ -221,9 +212,9 @@ export class ChunkedDatapointStore {
    * When the tail and the new points fill a chunk, the tail is sealed with them; a big batch goes
    * straight into chunks and only its remainder becomes tail rows.
    */
-  append(streamId: number, sub: Sub, info: SubstreamInfo, points: StoredPoint[], addedBytes: number): void {
+  append(streamId: number, sub: Sub, info: Layout, points: StoredPoint[], addedBytes: number): void {
     const n = points.length;
-    const s: SubstreamInfo = { ...info };
+    const s: Layout = { ...info };
     const end = s.base + s.length;
     const tailN = end - s.sealed;
     s.length += n;
@@ -461,7 +452,7 @@ export class ChunkedDatapointStore {
     return k;
   }
 
-  private tAt(streamId: number, sub: Sub, i: number, s: SubstreamInfo): number {
+  private tAt(streamId: number, sub: Sub, i: number, s: Layout): number {
     const p = s.base + i;
     if (p >= s.sealed) return this.tAtStmt.get(streamId, sub, p)!.t;
     const c = this.chunkAt.get(streamId, sub, p)!;

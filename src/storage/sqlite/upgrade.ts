@@ -1,5 +1,6 @@
-import type { DB } from '../db';
-import { ChunkedDatapointStore, type Sub } from './chunked';
+import type { Sub } from '../types';
+import type { DB } from './db';
+import { ChunkedDatapointStore } from './chunked';
 
 /** Chunks sealed per transaction: ~50,000 datapoints, a fraction of a second, small WAL growth. */
 const STEP_CHUNKS = 50;

@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type UpgradeProgress, stderrProgress, upgradeDatapoints } from './sqlite/upgrade';
+import { type UpgradeProgress, stderrProgress, upgradeDatapoints } from './upgrade';
 
 export type DB = Database.Database;
 
-/** migrations/ sits at the package root both for src/ (tests) and dist/ (built). */
-export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
+/** migrations/ sits at the package root (three levels up) both for src/ (tests) and dist/ (built). */
+export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations');
 
 export interface OpenOptions {
   synchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { DB } from '../../storage/db';
+import { apikeyHash } from '../apikey';
+import type { DB } from './db';
 import type { DeviceRow } from '../types';
 
 type Raw = Omit<DeviceRow, 'enabled' | 'public' | 'visible' | 'user_editable'> & {
@@ -26,7 +26,7 @@ const toRow = (r: Raw | undefined): DeviceRow | undefined =>
       }
     : undefined;
 
-export const apikeyHash = (key: string): string => (key === '' ? '' : createHash('sha256').update(key).digest('hex'));
+export { apikeyHash };
 
 export type NewDevice = Omit<DeviceRow, 'id'>;
 

@@ -1,4 +1,4 @@
-import type { DB } from '../../storage/db';
+import type { DB } from './db';
 import type { UserRow } from '../types';
 
 type Raw = Omit<UserRow, 'public'> & { public: number };

@@ -1,4 +1,4 @@
-import type { DB } from '../../storage/db';
+import type { DB } from './db';
 import type { StreamRow } from '../types';
 
 type Raw = Omit<StreamRow, 'ephemeral' | 'downlink'> & { ephemeral: number; downlink: number };
