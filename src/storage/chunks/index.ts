@@ -49,7 +49,7 @@ const TEXT_LATIN1 = 0;
 const TEXT_UTF8 = 1;
 const TEXT_UTF16 = 2;
 
-const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+const NOT_LATIN1 = /[\u0100-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Encodes points (in index order) as one chunk. Every chunk decodes to exactly its input. */
