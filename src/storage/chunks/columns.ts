@@ -1,0 +1,173 @@
+import { ByteReader, ByteWriter, ChunkCorruptError, INT_LIMIT, LITTLE_ENDIAN, unzigzag, uvarintLength, zigzag } from './bytes';
+
+/**
+ * A column of doubles, as stored: either every value is exactly `int / 10^scale` for a small
+ * scale (decimal sensor readings, millisecond timestamps), kept as integers, or raw doubles.
+ */
+export interface Column {
+  values: Float64Array;
+  /** 0..MAX_SCALE when `ints` holds the scaled integers; -1 for raw doubles. */
+  scale: number;
+  ints: Float64Array | null;
+}
+
+export const MAX_SCALE = 9;
+export const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
+
+const RAW = 0;
+const DELTA = 1;
+const BASE = 2;
+const DOD = 3;
+
+/**
+ * The smallest scale at which every value is exactly `k / 10^scale` with |k| ≤ INT_LIMIT, as the
+ * decoder computes it (so the decoded double is bit-identical), or -1. -0 and non-finite values
+ * are never scaled.
+ */
+function scaleOf(v: Float64Array): number {
+  const n = v.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    if (!Number.isFinite(x) || Object.is(x, -0)) return -1;
+    for (;;) {
+      const k = Math.round(x * POW10[s]);
+      if (Math.abs(k) <= INT_LIMIT && k / POW10[s] === x) break;
+      if (++s > MAX_SCALE) return -1;
+    }
+  }
+  return s;
+}
+
+function toInts(v: Float64Array, s: number): Float64Array | null {
+  const n = v.length;
+  const p = POW10[s];
+  const ints = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = Math.round(v[i] * p);
+    // A value exact at a smaller scale may leave the range at this one.
+    if (Math.abs(k) > INT_LIMIT || k / p !== v[i]) return null;
+    ints[i] = k;
+  }
+  return ints;
+}
+
+/** Appends the column; returns it as the decoder will see it. */
+export function encodeColumn(w: ByteWriter, v: Float64Array): Column {
+  const n = v.length;
+  const s = n === 0 ? -1 : scaleOf(v);
+  const ints = s < 0 ? null : toInts(v, s);
+  if (ints === null) {
+    writeRaw(w, v);
+    return { values: v, scale: -1, ints: null };
+  }
+  // Pick the integer coding with the fewest bytes: plain deltas suit random walks, deltas above
+  // the smallest one suit jittered sampling, delta-of-deltas suit steady sampling.
+  let sDelta = 0;
+  let sDod = 0;
+  let minD = Infinity;
+  for (let i = 1; i < n; i++) {
+    const d = ints[i] - ints[i - 1];
+    sDelta += uvarintLength(zigzag(d));
+    if (d < minD) minD = d;
+    if (i >= 2) sDod += uvarintLength(zigzag(d - (ints[i - 1] - ints[i - 2])));
+  }
+  let sBase = Infinity;
+  if (n >= 2) {
+    sBase = uvarintLength(zigzag(minD));
+    for (let i = 1; i < n; i++) sBase += uvarintLength(ints[i] - ints[i - 1] - minD);
+    sDod += n >= 2 ? uvarintLength(zigzag(ints[1] - ints[0])) : 0;
+  }
+  const mode = sBase < sDelta && sBase <= sDod ? BASE : sDod < sDelta ? DOD : DELTA;
+  w.byte(mode);
+  w.byte(s);
+  w.uvarint(zigzag(ints[0]));
+  if (mode === DELTA) {
+    for (let i = 1; i < n; i++) w.uvarint(zigzag(ints[i] - ints[i - 1]));
+  } else if (mode === BASE) {
+    w.uvarint(zigzag(minD));
+    for (let i = 1; i < n; i++) w.uvarint(ints[i] - ints[i - 1] - minD);
+  } else if (n >= 2) {
+    w.uvarint(zigzag(ints[1] - ints[0]));
+    for (let i = 2; i < n; i++) w.uvarint(zigzag(ints[i] - 2 * ints[i - 1] + ints[i - 2]));
+  }
+  return { values: v, scale: s, ints };
+}
+
+/**
+ * Raw doubles, each XORed with the previous one and split into 8 byte planes (least significant
+ * first): neighbouring readings share sign, exponent and top mantissa bits, so the high planes
+ * become runs of zeros that the deflate pass removes.
+ */
+function writeRaw(w: ByteWriter, v: Float64Array): void {
+  const n = v.length;
+  w.byte(RAW);
+  w.ensure(8 * n);
+  const src = new Uint8Array(v.buffer, v.byteOffset, 8 * n);
+  const out = w.buf;
+  const base = w.pos;
+  for (let b = 0; b < 8; b++) {
+    const bb = LITTLE_ENDIAN ? b : 7 - b;
+    const o = base + b * n;
+    if (n > 0) out[o] = src[bb];
+    for (let i = 1; i < n; i++) out[o + i] = src[i * 8 + bb] ^ src[(i - 1) * 8 + bb];
+  }
+  w.pos += 8 * n;
+}
+
+export function decodeColumn(r: ByteReader, n: number): Column {
+  const mode = r.byte();
+  if (mode === RAW) {
+    const planes = r.take(8 * n);
+    const values = new Float64Array(n);
+    const dst = new Uint8Array(values.buffer);
+    for (let b = 0; b < 8; b++) {
+      const bb = LITTLE_ENDIAN ? b : 7 - b;
+      const o = b * n;
+      if (n > 0) dst[bb] = planes[o];
+      for (let i = 1; i < n; i++) dst[i * 8 + bb] = planes[o + i] ^ dst[(i - 1) * 8 + bb];
+    }
+    return { values, scale: -1, ints: null };
+  }
+  if (mode !== DELTA && mode !== BASE && mode !== DOD) throw new ChunkCorruptError(`unknown column coding ${mode}`);
+  const s = r.byte();
+  if (s > MAX_SCALE) throw new ChunkCorruptError(`scale ${s} out of range`);
+  if (n === 0) throw new ChunkCorruptError('scaled column without values');
+  const ints = new Float64Array(n);
+  let k = unzigzag(r.uvarint());
+  ints[0] = k;
+  if (mode === DELTA) {
+    for (let i = 1; i < n; i++) ints[i] = k += unzigzag(r.uvarint());
+  } else if (mode === BASE) {
+    const base = n >= 2 ? unzigzag(r.uvarint()) : 0;
+    // The hot loop of numeric reads: one-byte varints inline, longer ones through the reader.
+    const buf = r.buf;
+    const end = r.end;
+    let p = r.pos;
+    for (let i = 1; i < n; i++) {
+      const b = p < end ? buf[p] : 0x80;
+      if (b < 0x80) {
+        p++;
+        k += base + b;
+      } else {
+        r.pos = p;
+        k += base + r.uvarint();
+        p = r.pos;
+      }
+      ints[i] = k;
+    }
+    r.pos = p;
+  } else if (n >= 2) {
+    let d = unzigzag(r.uvarint());
+    ints[1] = k += d;
+    for (let i = 2; i < n; i++) ints[i] = k += d += unzigzag(r.uvarint());
+  }
+  const values = new Float64Array(n);
+  const p10 = POW10[s];
+  for (let i = 0; i < n; i++) {
+    const x = ints[i];
+    if (!(Math.abs(x) <= INT_LIMIT)) throw new ChunkCorruptError('scaled value out of range');
+    values[i] = x / p10;
+  }
+  return { values, scale: s, ints };
+}
