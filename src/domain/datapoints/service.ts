@@ -141,8 +141,8 @@ export class DatapointService {
    */
   *rows(plan: ReadPlan): Generator<string[]> {
     for (const pc of this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2)) {
-      const t = pc.chunk.texts();
-      yield pc.from === 0 && pc.to === t.length ? t : t.slice(pc.from, pc.to);
+      // One string per chunk: the route joins rows with ',' and a chunk's text comes joined.
+      yield [pc.chunk.joined(pc.from, pc.to)];
     }
   }
 
@@ -154,13 +154,13 @@ export class DatapointService {
     const pieces = this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2);
     function* source(): Generator<Datapoint> {
       for (const pc of pieces) {
-        const v = pc.chunk.values();
+        const v = pc.chunk.numeric;
         if (v) {
-          const ts = pc.chunk.t;
+          const ts = pc.chunk.times;
           for (let k = pc.from; k < pc.to; k++) yield { t: ts[k], d: v[k] };
         } else {
-          const tx = pc.chunk.texts();
-          for (let k = pc.from; k < pc.to; k++) yield parseStored(tx[k]);
+          const tx = pc.chunk.wires(pc.from, pc.to);
+          for (let k = 0; k < tx.length; k++) yield parseStored(tx[k]);
         }
       }
     }

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { StoredPoint, Sub, SubstreamInfo } from '../types';
-import { type OpenChunk, decodeChunk, encodeChunk } from './chunkcodec';
+import { type DecodedChunk, FORMAT_TEXT, decodeChunk, encodeChunk } from '../chunks';
 import type { DB } from './db';
 
 /**
@@ -36,7 +36,7 @@ interface ChunkRow {
 
 /** A run of consecutive datapoints handed to readers: [from, to) of an opened chunk or tail rows. */
 export interface Piece {
-  chunk: OpenChunk;
+  chunk: DecodedChunk;
   from: number;
   to: number;
 }
@@ -73,19 +73,27 @@ function cuts(points: readonly StoredPoint[]): number[] {
   return out;
 }
 
-class TailChunk implements OpenChunk {
-  readonly n: number;
-  readonly t: Float64Array;
+/** Tail rows dressed as a chunk, so readers handle one shape. */
+class TailChunk implements DecodedChunk {
+  readonly format = FORMAT_TEXT;
+  readonly count: number;
+  readonly times: Float64Array;
+  readonly numeric = null;
   constructor(private readonly rows: { t: number; j: string }[]) {
-    this.n = rows.length;
-    this.t = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) this.t[i] = rows[i].t;
+    this.count = rows.length;
+    this.times = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) this.times[i] = rows[i].t;
   }
-  texts(): string[] {
-    return this.rows.map((r) => r.j);
+  wire(i: number): string {
+    return this.rows[i].j;
   }
-  values(): Float64Array | null {
-    return null;
+  wires(from = 0, to = this.count): string[] {
+    const out: string[] = new Array(to - from);
+    for (let i = from; i < to; i++) out[i - from] = this.rows[i].j;
+    return out;
+  }
+  joined(from = 0, to = this.count): string {
+    return this.wires(from, to).join(',');
   }
 }
 
@@ -302,7 +310,7 @@ export class ChunkedDatapointStore {
         for (const r of rows) {
           const chunk = decodeChunk(r.data);
           const from = Math.max(0, p - r.i1);
-          const to = Math.min(chunk.n, pEnd - r.i1);
+          const to = Math.min(chunk.count, pEnd - r.i1);
           if (to > from) yield { chunk, from, to };
           if (r.i1 + to > p) p = r.i1 + to;
         }
@@ -326,8 +334,7 @@ export class ChunkedDatapointStore {
   read(streamId: number, sub: Sub, i1: number, i2: number): string[] {
     const out: string[] = [];
     for (const pc of this.pieces(streamId, sub, i1, i2)) {
-      const t = pc.chunk.texts();
-      for (let k = pc.from; k < pc.to; k++) out.push(t[k]);
+      for (const w of pc.chunk.wires(pc.from, pc.to)) out.push(w);
     }
     return out;
   }
@@ -342,7 +349,7 @@ export class ChunkedDatapointStore {
     const c = this.chunkAfterT.get(streamId, sub, t);
     if (c) {
       if (c.t1 > t) return c.i1 - s.base;
-      const ts = decodeChunk(c.data).t;
+      const ts = decodeChunk(c.data).times;
       let lo = 0;
       let hi = ts.length;
       while (lo < hi) {
@@ -388,7 +395,7 @@ export class ChunkedDatapointStore {
         )
         .iterate(streamId, sub, start, pb);
       const drop: number[] = [];
-      const rewrite: { row: ChunkRow; chunk: OpenChunk }[] = [];
+      const rewrite: { row: ChunkRow; chunk: DecodedChunk }[] = [];
       for (const r of rows) {
         if (r.i2 < pa) continue;
         if (r.i1 >= pa && r.i2 < pb) {
@@ -400,12 +407,12 @@ export class ChunkedDatapointStore {
       for (const id of drop) delChunk.run(id);
       for (const { row, chunk } of rewrite) {
         delChunk.run(row.id);
-        const texts = chunk.texts();
+        const texts = chunk.wires();
         const left: StoredPoint[] = [];
         const right: StoredPoint[] = [];
-        for (let q = 0; q < chunk.n; q++) {
+        for (let q = 0; q < chunk.count; q++) {
           const idx = row.i1 + q;
-          const pt = { t: chunk.t[q], j: texts[q] };
+          const pt = { t: chunk.times[q], j: texts[q] };
           if (idx < pa) left.push(pt);
           else if (idx >= pb) right.push(pt);
           else removedBytes += texts[q].length;
@@ -456,7 +463,7 @@ export class ChunkedDatapointStore {
     const p = s.base + i;
     if (p >= s.sealed) return this.tAtStmt.get(streamId, sub, p)!.t;
     const c = this.chunkAt.get(streamId, sub, p)!;
-    return decodeChunk(c.data).t[p - c.i1];
+    return decodeChunk(c.data).times[p - c.i1];
   }
 
   /** Logical index of the first datapoint of every sealed chunk wholly older than index `keepFrom` or time `tMin`. */
