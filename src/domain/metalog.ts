@@ -27,7 +27,9 @@ export type LogCmd =
   | 'DeleteDevice'
   | 'CreateStream'
   | 'UpdateStream'
-  | 'DeleteStream';
+  | 'DeleteStream'
+  /** Beyond the original: a range of datapoints deleted; arg is `user/device/stream[/downlink]?range`. */
+  | 'DeleteDatapoints';
 
 /**
  * The `<user>/meta/log` streams (data-model §4.3): one entry per successful operation, in the

@@ -1,7 +1,7 @@
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Core } from '../core';
 import type { DatapointService } from '../datapoints/service';
-import { DOWNLINK } from '../../storage/types';
+import { DOWNLINK, MAIN } from '../../storage/types';
 import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
 import type { MetaLog } from '../metalog';
 import { CANT_ACCESS, STREAM_NOT_FOUND, findDevice, findStream } from '../resolve';
@@ -145,6 +145,32 @@ export class StreamService {
       this.log.write(op, 'UpdateStream', ref.path, ref.user);
     });
     return streamStruct(this.core.streams.getById(ref.stream.id)!, acc.read);
+  }
+
+  /**
+   * Deletes datapoints [a, b) by index (Python-style, as reads resolve them) or (a, b] by time
+   * (b = 0: to the end), for those who may delete the stream. Later datapoints' indexes shift
+   * down; subscribers are told nothing; the meta log records it. Beyond the original.
+   */
+  deleteData(op: Operator, user: string, device: string, stream: string, downlink: boolean, range: { kind: 'index' | 'time'; a: number; b: number }): void {
+    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+    const acc = this.core.accessDevice(op, ref.device);
+    if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
+    const sub = downlink ? DOWNLINK : MAIN;
+    const id = ref.stream.id;
+    this.core.tx(() => {
+      const n = this.core.data.length(id, sub);
+      let i1: number;
+      let i2: number;
+      if (range.kind === 'index') [i1, i2] = this.data.resolveIndexRange(n, range.a, range.b);
+      else {
+        i1 = this.core.data.time2index(id, sub, range.a, n);
+        i2 = range.b !== 0 ? this.core.data.time2index(id, sub, range.b, n) : n;
+      }
+      if (i2 > i1) this.core.data.deleteRange(id, sub, i1, i2);
+      const what = range.kind === 'index' ? `i1=${range.a}&i2=${range.b}` : `t1=${range.a}&t2=${range.b}`;
+      this.log.write(op, 'DeleteDatapoints', `${ref.path}${downlink ? '/downlink' : ''}?${what}`, ref.user);
+    });
   }
 
   delete(op: Operator, user: string, device: string, stream: string, downlinkOnly: boolean): void {
