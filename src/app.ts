@@ -130,6 +130,17 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerFeed(app, ctx);
   registerWebsocket(app, ctx);
   registerWebsite(app, ctx);
+  // Retention sweep: trims streams to their retention exactly (inserts drop whole chunks only).
+  const sweep = setInterval(() => {
+    try {
+      const n = services.data.sweepRetention();
+      if (n > 0) app.log.info({ datapoints: n }, 'retention sweep removed datapoints');
+    } catch (e) {
+      app.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'retention sweep failed; it runs again at the next interval');
+    }
+  }, (config.retention?.sweep_interval ?? 60) * 1000);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
   return { app, services };
 }
 

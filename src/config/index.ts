@@ -48,6 +48,8 @@ export interface Config {
     disable_interpolators: string[];
   };
   sql: { type: string; uri: string; synchronous: Synchronous };
+  /** Retention for streams without their own (beyond the original); 0 = no limit. */
+  retention: { datapoints: number; seconds: number; sweep_interval: number };
 }
 
 /** Fresh random cookie secrets (written by `create` / `write config`). */
@@ -90,6 +92,7 @@ export function defaultConfig(dir = '.'): Config {
     },
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL' },
+    retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },
   };
 }
 

@@ -44,6 +44,10 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   atLeast(ps.split_max, 1, 'pipescript.split_max must be at least 1');
   atLeast(ps.string_max, 1, 'pipescript.string_max must be at least 1');
   atLeast(ps.peek_max, 1, 'pipescript.peek_max must be at least 1');
+  const rt = cfg.retention;
+  if (!(Number.isInteger(rt.datapoints) && rt.datapoints >= 0)) errors.push('retention.datapoints must be a whole number, 0 or more (0 = no limit)');
+  atLeast(rt.seconds, 0, 'retention.seconds must not be negative (0 = no limit)');
+  atLeast(rt.sweep_interval, 1, 'retention.sweep_interval must be at least 1 second');
 
   let level = cfg.loglevel.toLowerCase();
   if (level === 'warning') level = 'warn';

@@ -39,6 +39,10 @@ export interface StreamRow {
   datatype: string;
   ephemeral: boolean;
   downlink: boolean;
+  /** Retention (beyond the original): keep at most this many datapoints; 0 or absent = no limit. */
+  keep_datapoints?: number;
+  /** Retention: keep only datapoints newer than this many seconds; 0 or absent = no limit. */
+  keep_seconds?: number;
 }
 
 /** Substreams of a stream: its main data and its downlink (data-model §5). */

@@ -308,7 +308,46 @@ export class DatapointService {
         throw new ForbiddenError('Insert Failed: Exceeded device size limit');
       }
       core.data.append(id, sub, info, stored, bytes);
+      const keep = this.retention(ref.stream);
+      if (keep) {
+        // Whole sealed chunks only: cheap, and never touches what this insert just wrote.
+        const drop = core.data.droppableChunks(id, sub, keep.n > 0 ? info.length + stored.length - keep.n : -1, keep.d > 0 ? nowSeconds() - keep.d : -Infinity);
+        if (drop > 0) core.data.deleteRange(id, sub, 0, drop);
+      }
     });
+  }
+
+  /** The retention that applies to a stream: its own, else the config's; null when none. */
+  retention(s: StreamRow): { n: number; d: number } | null {
+    if (s.keep_datapoints || s.keep_seconds) return { n: s.keep_datapoints ?? 0, d: s.keep_seconds ?? 0 };
+    const r = this.core.config.retention;
+    if (r && (r.datapoints > 0 || r.seconds > 0)) return { n: r.datapoints, d: r.seconds };
+    return null;
+  }
+
+  /**
+   * Trims every substream to its retention exactly (the insert only drops whole chunks), one
+   * transaction per substream, then returns freed pages to the file system a little at a time.
+   * Returns the datapoints removed.
+   */
+  sweepRetention(now = nowSeconds()): number {
+    const core = this.core;
+    const all = core.config.retention && (core.config.retention.datapoints > 0 || core.config.retention.seconds > 0);
+    let removed = 0;
+    for (const r of core.data.substreamsWithRetention(!!all)) {
+      const stream = core.streams.getById(r.stream_id);
+      if (!stream) continue;
+      const keep = this.retention(stream);
+      if (!keep) continue;
+      removed += core.tx(() => {
+        const n = core.data.length(r.stream_id, r.sub);
+        let k = keep.n > 0 ? n - keep.n : 0;
+        if (keep.d > 0) k = Math.max(k, core.data.time2index(r.stream_id, r.sub, now - keep.d, n));
+        return k > 0 ? core.data.deleteRange(r.stream_id, r.sub, 0, k) : 0;
+      });
+    }
+    if (removed > 0) core.data.vacuumSome();
+    return removed;
   }
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {

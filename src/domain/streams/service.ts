@@ -13,18 +13,50 @@ import { goType } from '../datapoints/service';
 
 const STREAM_KEYS = ['name', 'nickname', 'description', 'icon', 'schema', 'datatype', 'ephemeral', 'downlink'] as const;
 
-/** Struct form (rest-api §7.1): fixed order, unreadable fields blanked. */
+/** The stream's own retention as its JSON shows it, or undefined when it has none (the original's shape). */
+export function retentionJSON(s: StreamRow): { datapoints?: number; seconds?: number } | undefined {
+  if (!s.keep_datapoints && !s.keep_seconds) return undefined;
+  const r: { datapoints?: number; seconds?: number } = {};
+  if (s.keep_datapoints) r.datapoints = s.keep_datapoints;
+  if (s.keep_seconds) r.seconds = s.keep_seconds;
+  return r;
+}
+
+/**
+ * The `retention` of a create or update body: `{"datapoints": N, "seconds": D}` (either may be
+ * left out; 0 or null = no limit) or null to remove it. Undefined when the body has none.
+ */
+export function parseRetention(v: unknown): { keep_datapoints: number; keep_seconds: number } | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return { keep_datapoints: 0, keep_seconds: 0 };
+  const bad = () =>
+    new BadRequestError('retention must be an object {"datapoints": N, "seconds": D}: a whole number of datapoints and a number of seconds, 0 or more (0 = no limit)');
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad();
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'datapoints' && k !== 'seconds') throw bad();
+  const n = o.datapoints ?? 0;
+  const d = o.seconds ?? 0;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad();
+  if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) throw bad();
+  return { keep_datapoints: n, keep_seconds: d };
+}
+
+/** Struct form (rest-api §7.1): fixed order, unreadable fields blanked; `retention` last, only when set. */
 export function streamStruct(s: StreamRow, read: RWAccess): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of STREAM_KEYS) {
     const v = s[k];
     out[k] = read[`stream_${k}`] ? v : typeof v === 'boolean' ? false : '';
   }
+  const r = retentionJSON(s);
+  if (r) out.retention = r;
   return out;
 }
 
 export function streamMap(s: StreamRow, read: RWAccess, extra?: Record<string, unknown>): Record<string, unknown> {
   const m = readableMap('stream', s as unknown as Record<string, unknown>, [...STREAM_KEYS], read);
+  const r = retentionJSON(s);
+  if (r) m.retention = r;
   if (extra) Object.assign(m, extra);
   return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -127,7 +159,13 @@ export class StreamService {
     const { user: u, device: d } = findDevice(this.core, user, device, ForbiddenError);
     const acc = this.core.accessDevice(op, d);
     if (!acc.can_create_stream) throw new ForbiddenError(CANT_ACCESS);
-    const s = this.core.tx(() => this.insertPrepared(op, u, d, this.prepare(op, u, d, stream, body)));
+    const retention = parseRetention(body.retention);
+    const s = this.core.tx(() => {
+      const row = this.insertPrepared(op, u, d, this.prepare(op, u, d, stream, body));
+      if (!retention || (!retention.keep_datapoints && !retention.keep_seconds)) return row;
+      this.core.streams.update(row.id, retention);
+      return this.core.streams.getById(row.id)!;
+    });
     return streamStruct(s, acc.read);
   }
 
@@ -135,12 +173,17 @@ export class StreamService {
     const ref = findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.write.can_access_stream) throw new ForbiddenError(CANT_ACCESS);
+    // Retention deletes data, so it needs the right to delete the stream.
+    const { retention: rawRetention, ...rest } = body;
+    const retention = parseRetention(rawRetention);
+    if (retention && !acc.can_delete_stream) throw new ForbiddenError('This device does not have permissions to write retention');
+    body = rest;
     const ch = checkUpdate('stream', STREAM_FIELDS, body, acc.write);
     if ('name' in ch && ch.name !== ref.stream.name) throw new ForbiddenError('ConnectorDB does not support modification of stream names');
     delete ch.name;
     if (typeof ch.schema === 'string') ch.schema = normalizeSchema(ch.schema);
     this.core.tx(() => {
-      this.core.streams.update(ref.stream.id, ch as Partial<StreamRow>);
+      this.core.streams.update(ref.stream.id, { ...(ch as Partial<StreamRow>), ...retention });
       if (ch.downlink === false && ref.stream.downlink) this.data.clearSubstream(ref.stream, DOWNLINK);
       this.log.write(op, 'UpdateStream', ref.path, ref.user);
     });

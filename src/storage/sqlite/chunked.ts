@@ -466,17 +466,35 @@ export class ChunkedDatapointStore {
     return decodeChunk(c.data).times[p - c.i1];
   }
 
-  /** Logical index of the first datapoint of every sealed chunk wholly older than index `keepFrom` or time `tMin`. */
+  /**
+   * How many datapoints from the start form whole sealed chunks that lie entirely before logical
+   * index `keepFrom` or at or before time `tMin` (what retention may drop without rewriting).
+   */
   droppableChunks(streamId: number, sub: Sub, keepFrom: number, tMin: number): number {
     const s = this.substream(streamId, sub);
     // The last chunk ending before both limits: everything up to its end may go.
     const r = this.db
       .prepare<[number, number, number, number, number], { i2: number | null }>(
-        'SELECT max(i2) AS i2 FROM chunks WHERE stream_id = ? AND sub = ? AND i2 < ? AND (t2 < ? OR i2 < ?)',
+        'SELECT max(i2) AS i2 FROM chunks WHERE stream_id = ? AND sub = ? AND i2 < ? AND (t2 <= ? OR i2 < ?)',
       )
       .get(streamId, sub, s.sealed, tMin, s.base + keepFrom);
     if (!r || r.i2 === null) return 0;
     return r.i2 + 1 - s.base;
+  }
+
+  /** Substreams whose stream has its own retention (or every substream when `all`). */
+  substreamsWithRetention(all: boolean): { stream_id: number; sub: Sub }[] {
+    return this.db
+      .prepare<[number], { stream_id: number; sub: Sub }>(
+        `SELECT s.stream_id, s.sub FROM substreams s JOIN streams st ON st.id = s.stream_id
+          WHERE ? OR st.keep_datapoints > 0 OR st.keep_seconds > 0 ORDER BY s.stream_id, s.sub`,
+      )
+      .all(all ? 1 : 0);
+  }
+
+  /** Gives up to ~4 MB of free pages back to the file system (a no-op unless auto_vacuum is INCREMENTAL). */
+  vacuumSome(): void {
+    this.db.pragma('incremental_vacuum(1024)');
   }
 
   stats(): SubstreamStats[] {
