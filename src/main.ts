@@ -194,9 +194,11 @@ export function program(): Command {
     });
 
   p.command('dbinfo <dir>')
-    .description('print the database file and user/device/stream counts')
+    .description('print the database file, user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
-      await withFolder(dir, ({ svc, config }) => console.log(JSON.stringify({ database: databaseFile(config), ...admin.dbinfo(svc) }, null, 2)));
+      await withFolder(dir, ({ svc, config }) =>
+        console.log(JSON.stringify({ database: databaseFile(config), ...admin.dbinfo(svc), ...admin.storageInfo(svc) }, null, 2)),
+      );
     });
 
   const user = p.command('user').description('manage users (acts directly on the database, like the original shell)');

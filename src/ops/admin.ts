@@ -1,3 +1,4 @@
+import type { StorageStats } from '../storage/sqlite/chunked';
 import type { Services } from '../domain';
 import { newApiKey } from '../domain/devices/service';
 import type { DeviceRow, UserRow } from '../domain/types';
@@ -182,4 +183,9 @@ export function resetApikey(svc: Services, path: string): string {
 
 export function dbinfo(svc: Services): { users: number; devices: number; streams: number } {
   return { users: svc.core.users.count(), devices: svc.core.devices.count(), streams: svc.core.streams.count() };
+}
+
+/** Datapoints, chunks and bytes on disk, in total and per substream (`connectordb dbinfo`). */
+export function storageInfo(svc: Services): StorageStats {
+  return svc.core.data.stats();
 }

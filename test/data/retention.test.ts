@@ -95,3 +95,21 @@ describe('retention', () => {
     }
   });
 });
+
+describe('storage figures', () => {
+  it('GET /api/v1/meta/dbinfo gives admins datapoints, chunks and bytes per stream; others get 403', async () => {
+    const { p } = await mk({ schema: '{}' });
+    await post(p, pts(2500, 0));
+    const r = await t.http.get('/api/v1/meta/dbinfo').set('Authorization', 'Basic ' + Buffer.from('test:test').toString('base64'));
+    expect(r.status).toBe(200);
+    const s = r.body.substreams.find((x: { stream: string }) => x.stream === `rita/user/${p.split('/').pop()}`);
+    expect(s).toMatchObject({ substream: 'main', datapoints: 2500, chunks: 2, tail: 500 });
+    expect(s.bytes).toBeGreaterThan(0);
+    expect(s.bytes_per_datapoint).toBeCloseTo(s.bytes / 2500, 1);
+    expect(r.body.file_bytes).toBeGreaterThan(0);
+    expect(r.body.datapoints).toBeGreaterThanOrEqual(2500);
+    const denied = await t.http.get('/api/v1/meta/dbinfo').set('Authorization', A());
+    expect(denied.status).toBe(403);
+    expect(denied.body.msg).toBe('Only an admin may read the database figures');
+  });
+});

@@ -8,6 +8,7 @@ import { validator } from '../streams/schema';
 import type { Operator, StreamRef, StreamRow } from '../types';
 import { DOWNLINK, MAIN, type StoredPoint, type Sub } from '../../storage/types';
 import { type Transformer, compileTransform } from './transform';
+import type { StorageStats } from '../../storage/sqlite/chunked';
 
 export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
@@ -315,6 +316,12 @@ export class DatapointService {
         if (drop > 0) core.data.deleteRange(id, sub, 0, drop);
       }
     });
+  }
+
+  /** Datapoints, chunks and bytes on disk per substream (admins only over REST). */
+  storageInfo(op: Operator): StorageStats {
+    if (op.user.role !== 'admin') throw new ForbiddenError('Only an admin may read the database figures');
+    return this.core.data.stats();
   }
 
   /** The retention that applies to a stream: its own, else the config's; null when none. */

@@ -52,6 +52,12 @@ export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
     }),
   );
 
+  // Beyond the original: storage figures for admins (connectordb dbinfo over REST). The path was
+  // a 404 before and no route of the original lives under it.
+  app.get(
+    '/api/v1/meta/dbinfo',
+    api((_req, reply, op) => sendJSON(reply, svc.data.storageInfo(op))),
+  );
   app.get('/api/v1/meta/version', (_req, reply) => sendText(reply, VERSION, false));
   app.get('/api/v1/meta/transforms', (_req, reply) => sendJSON(reply, transformListing()));
   app.get('/api/v1/meta/interpolators', (_req, reply) => sendJSON(reply, interpolatorListing()));
