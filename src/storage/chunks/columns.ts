@@ -115,6 +115,30 @@ function writeRaw(w: ByteWriter, v: Float64Array): void {
   w.pos += 8 * n;
 }
 
+let POS = 0;
+
+/** uvarint at POS (module state keeps the hot loops free of allocations and calls that do not inline). */
+function uv(buf: Uint8Array, end: number): number {
+  const p = POS;
+  if (p < end) {
+    const b = buf[p];
+    if (b < 0x80) {
+      POS = p + 1;
+      return b;
+    }
+  }
+  return uvSlow(buf, end);
+}
+
+function uvSlow(buf: Uint8Array, end: number): number {
+  const r = new ByteReader(buf, POS, end);
+  const x = r.uvarint();
+  POS = r.pos;
+  return x;
+}
+
+const unzz = (u: number): number => (u < 4294967296 ? (u >>> 1) ^ -(u & 1) : unzigzag(u));
+
 export function decodeColumn(r: ByteReader, n: number): Column {
   const mode = r.byte();
   if (mode === RAW) {
@@ -134,40 +158,30 @@ export function decodeColumn(r: ByteReader, n: number): Column {
   if (s > MAX_SCALE) throw new ChunkCorruptError(`scale ${s} out of range`);
   if (n === 0) throw new ChunkCorruptError('scaled column without values');
   const ints = new Float64Array(n);
-  let k = unzigzag(r.uvarint());
-  ints[0] = k;
-  if (mode === DELTA) {
-    for (let i = 1; i < n; i++) ints[i] = k += unzigzag(r.uvarint());
-  } else if (mode === BASE) {
-    const base = n >= 2 ? unzigzag(r.uvarint()) : 0;
-    // The hot loop of numeric reads: one-byte varints inline, longer ones through the reader.
-    const buf = r.buf;
-    const end = r.end;
-    let p = r.pos;
-    for (let i = 1; i < n; i++) {
-      const b = p < end ? buf[p] : 0x80;
-      if (b < 0x80) {
-        p++;
-        k += base + b;
-      } else {
-        r.pos = p;
-        k += base + r.uvarint();
-        p = r.pos;
-      }
-      ints[i] = k;
-    }
-    r.pos = p;
-  } else if (n >= 2) {
-    let d = unzigzag(r.uvarint());
-    ints[1] = k += d;
-    for (let i = 2; i < n; i++) ints[i] = k += d += unzigzag(r.uvarint());
-  }
   const values = new Float64Array(n);
   const p10 = POW10[s];
+  const buf = r.buf;
+  const end = r.end;
+  POS = r.pos;
+  let k = unzz(uv(buf, end));
+  ints[0] = k;
+  if (mode === DELTA) {
+    for (let i = 1; i < n; i++) ints[i] = k += unzz(uv(buf, end));
+  } else if (mode === BASE) {
+    const base = n >= 2 ? unzz(uv(buf, end)) : 0;
+    for (let i = 1; i < n; i++) ints[i] = k += base + uv(buf, end);
+  } else if (n >= 2) {
+    let d = unzz(uv(buf, end));
+    ints[1] = k += d;
+    for (let i = 2; i < n; i++) ints[i] = k += d += unzz(uv(buf, end));
+  }
+  r.pos = POS;
+  let bad = false;
   for (let i = 0; i < n; i++) {
     const x = ints[i];
-    if (!(Math.abs(x) <= INT_LIMIT)) throw new ChunkCorruptError('scaled value out of range');
+    bad ||= !(x <= INT_LIMIT && x >= -INT_LIMIT);
     values[i] = x / p10;
   }
+  if (bad) throw new ChunkCorruptError('scaled value out of range');
   return { values, scale: s, ints };
 }

@@ -4,7 +4,7 @@
  */
 import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
-import { type Column, decodeColumn, encodeColumn } from './columns';
+import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
 import { numericWires, type WireText } from './wire';
 
 export { ChunkCorruptError } from './bytes';
@@ -100,11 +100,39 @@ function numericValues(points: readonly StoredPoint[]): Float64Array | null {
     }
     const c = j.charCodeAt(from);
     if (!((c >= 48 && c <= 57) || c === 45)) return null;
-    const x = +j.slice(from, j.length - 1);
+    const x = parseNumber(j, from, j.length - 1);
     if (!Number.isFinite(x)) return null;
     v[i] = x;
   }
   return v;
+}
+
+/**
+ * Number(j.slice(from, end)) without the slice for plain decimals of at most 15 digits: k / 10^p
+ * of exact doubles is the correctly rounded decimal, as Number() gives. Anything else goes
+ * through Number(); the wire-text check after decides in any case.
+ */
+function parseNumber(j: string, from: number, end: number): number {
+  let i = from;
+  const neg = j.charCodeAt(i) === 45;
+  if (neg) i++;
+  let k = 0;
+  let digits = 0;
+  let dot = -1;
+  for (; i < end; i++) {
+    const c = j.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      k = k * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && dot < 0) {
+      dot = i;
+    } else {
+      return +j.slice(from, end);
+    }
+  }
+  if (digits === 0 || digits > 15) return +j.slice(from, end);
+  const x = dot < 0 ? k : k / POW10[end - dot - 1];
+  return neg ? -x : x;
 }
 
 /** [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE]. */

@@ -8,25 +8,41 @@ export interface WireText {
 
 let scratch = Buffer.allocUnsafe(1 << 16);
 
-function writeUint(buf: Buffer, pos: number, x: number): number {
-  let len = 1;
-  while (len < 16 && x >= POW10[len]) len++;
-  const end = pos + len;
-  if (x < 2147483648) {
-    let y = x | 0;
-    for (let i = end - 1; i >= pos; i--) {
-      const q = (y / 10) | 0;
-      buf[i] = 48 + y - q * 10;
-      y = q;
-    }
-  } else {
-    for (let i = end - 1; i >= pos; i--) {
-      const q = Math.floor(x / 10);
-      buf[i] = 48 + x - q * 10;
-      x = q;
-    }
+/** "00".."99" as character codes. */
+const DIG2 = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIG2[2 * i] = 48 + ((i / 10) | 0);
+  DIG2[2 * i + 1] = 48 + (i % 10);
+}
+
+function digits32(y: number): number {
+  return y < 10 ? 1 : y < 100 ? 2 : y < 1e3 ? 3 : y < 1e4 ? 4 : y < 1e5 ? 5 : y < 1e6 ? 6 : y < 1e7 ? 7 : y < 1e8 ? 8 : y < 1e9 ? 9 : 10;
+}
+
+/** Writes y (0 ≤ y < 2^31) as exactly `len` digits, zero-padded on the left; returns the end. */
+function writePadded(buf: Buffer, pos: number, y: number, len: number): number {
+  let i = pos + len;
+  while (y >= 100) {
+    const q = (y / 100) | 0;
+    const r = (y - q * 100) << 1;
+    buf[--i] = DIG2[r + 1];
+    buf[--i] = DIG2[r];
+    y = q;
   }
-  return end;
+  if (y >= 10) {
+    buf[--i] = DIG2[(y << 1) + 1];
+    buf[--i] = DIG2[y << 1];
+  } else {
+    buf[--i] = 48 + y;
+  }
+  while (i > pos) buf[--i] = 48;
+  return pos + len;
+}
+
+function writeUint(buf: Buffer, pos: number, x: number): number {
+  if (x < 2147483648) return writePadded(buf, pos, x | 0, digits32(x | 0));
+  const hi = Math.floor(x / 1e8);
+  return writePadded(buf, writeUint(buf, pos, hi), x - hi * 1e8, 8);
 }
 
 /**
@@ -42,21 +58,16 @@ function writeScaled(buf: Buffer, pos: number, k: number, s: number): number {
   if (s === 0) return writeUint(buf, pos, k);
   const p = POW10[s];
   const ip = Math.floor(k / p);
-  let fr = k - ip * p;
+  let fr = (k - ip * p) | 0;
   pos = writeUint(buf, pos, ip);
   if (fr === 0) return pos;
   let digits = s;
-  while (fr % 10 === 0) {
-    fr /= 10;
+  for (let q = (fr / 10) | 0; q * 10 === fr; q = (fr / 10) | 0) {
+    fr = q;
     digits--;
   }
   buf[pos++] = 46;
-  for (let i = pos + digits - 1; i >= pos; i--) {
-    const q = Math.floor(fr / 10);
-    buf[i] = 48 + fr - q * 10;
-    fr = q;
-  }
-  return pos + digits;
+  return writePadded(buf, pos, fr, digits);
 }
 
 function writeString(buf: Buffer, pos: number, x: number): number {
