@@ -77,20 +77,24 @@ function writeString(buf: Buffer, pos: number, x: number): number {
 }
 
 /** The longest String() of a double is 25 characters ("-1.2345678901234567e-300"). */
-const MAX_POINT = 5 + 25 + 5 + 25 + 2;
+const MAX_NUMBER = 25;
 
-/** The wire texts `{"t":…,"d":…}` (t omitted when 0) of a numeric chunk, built in one buffer. */
-export function numericWires(t: Column, d: Column): WireText {
+/**
+ * The wire texts of a columnar chunk, built in one buffer: `{"t":T,"d":D}` (t omitted when 0)
+ * where D is the single column's value, or, with `keys` (JSON-quoted, latin1), the object
+ * `{K0:V0,K1:V1,…}` of one value per column.
+ */
+export function columnWires(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null): WireText {
   const n = t.values.length;
-  if (scratch.length < n * MAX_POINT) scratch = Buffer.allocUnsafe(n * MAX_POINT * 2);
+  let perPoint = 14 + 2 * MAX_NUMBER;
+  if (keys !== null) for (const k of keys) perPoint += k.length + 2 + MAX_NUMBER;
+  if (scratch.length < n * perPoint) scratch = Buffer.allocUnsafe(n * perPoint * 2);
   const buf = scratch;
   const offs = new Int32Array(n + 1);
   const tv = t.values;
   const ti = t.ints;
   const ts = t.scale;
-  const dv = d.values;
-  const di = d.ints;
-  const ds = d.scale;
+  const m = cols.length;
   let pos = 0;
   for (let i = 0; i < n; i++) {
     offs[i] = pos;
@@ -107,7 +111,21 @@ export function numericWires(t: Column, d: Column): WireText {
     buf[pos++] = 100; // d
     buf[pos++] = 34;
     buf[pos++] = 58;
-    pos = di !== null ? writeScaled(buf, pos, di[i], ds) : writeString(buf, pos, dv[i]);
+    if (keys === null) {
+      const c = cols[0];
+      pos = c.ints !== null ? writeScaled(buf, pos, c.ints[i], c.scale) : writeString(buf, pos, c.values[i]);
+    } else {
+      buf[pos++] = 123;
+      for (let k = 0; k < m; k++) {
+        if (k > 0) buf[pos++] = 44;
+        const key = keys[k];
+        for (let b = 0; b < key.length; b++) buf[pos++] = key[b];
+        buf[pos++] = 58;
+        const c = cols[k];
+        pos = c.ints !== null ? writeScaled(buf, pos, c.ints[i], c.scale) : writeString(buf, pos, c.values[i]);
+      }
+      buf[pos++] = 125;
+    }
     buf[pos++] = 125; // }
     buf[pos++] = 44; // ,
   }
