@@ -4,6 +4,7 @@ import {
   ChunkCorruptError,
   FLAG_DEFLATED,
   FORMAT_NUMERIC,
+  FORMAT_RECORD,
   FORMAT_TEXT,
   type StoredPoint,
   decodeChunk,
@@ -43,6 +44,15 @@ function roundTrip(points: StoredPoint[]): number {
         .map((p) => p.j)
         .join(','),
     );
+  }
+  if (c.record !== null) {
+    expect(c.format & ~FLAG_DEFLATED).toBe(FORMAT_RECORD);
+    expect(c.numeric).toBeNull();
+    for (let i = 0; i < points.length; i++) {
+      const d = JSON.parse(points[i].j).d as Record<string, number>;
+      expect(Object.keys(d)).toEqual(c.record.keys);
+      c.record.keys.forEach((k, m) => expect(c.record!.columns[m][i]).toBe(d[k]));
+    }
   }
   if (c.numeric !== null) {
     expect(c.format & ~FLAG_DEFLATED).toBe(FORMAT_NUMERIC);
@@ -112,6 +122,21 @@ describe('chunk codec round trips', () => {
     );
   });
 
+  it('gives back objects of numbers with the same keys, in the record format when the text allows', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ unit: 'grapheme', maxLength: 6 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(timeArb, fc.array(valueArb, { minLength: 5, maxLength: 5 })), { minLength: 1, maxLength: 100 }),
+        (keys, rows) => {
+          roundTrip(rows.map(([t, vs]) => point(t, Object.fromEntries(keys.map((k, m) => [k, vs[m]])))));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const xyz = Array.from({ length: 500 }, (_, i) => point(1_600_000_000 + i / 8, { x: (i % 17) / 4, y: -i, z: 9.81 }));
+    expect(roundTrip(xyz)).toBe(FORMAT_RECORD);
+  });
+
   it('gives back arbitrary strings as texts, lone surrogates included', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(finite, fc.string({ unit: 'binary' })), { maxLength: 100 }), (ps) => {
@@ -137,12 +162,32 @@ describe('chunk codec round trips', () => {
 describe('chunk format choice', () => {
   it('stores numeric points in the numeric format and anything else as text', () => {
     const num = Array.from({ length: 1000 }, (_, i) => point(1_600_000_000 + i * 1.001, Math.round(Math.sin(i) * 10000) / 100));
-    expect(encodeChunk(num)[0]).toBe(FORMAT_NUMERIC | FLAG_DEFLATED);
+    expect(encodeChunk(num)[0] & ~FLAG_DEFLATED).toBe(FORMAT_NUMERIC);
     expect(encodeChunk(num, { text: true })[0]).toBe(FORMAT_TEXT | FLAG_DEFLATED);
     expect(encodeChunk([point(1, 'a')])[0] & ~FLAG_DEFLATED).toBe(FORMAT_TEXT);
     expect(encodeChunk([point(1, 1, 'someone')])[0] & ~FLAG_DEFLATED).toBe(FORMAT_TEXT);
     expect(encodeChunk([point(1, null)])[0] & ~FLAG_DEFLATED).toBe(FORMAT_TEXT);
     expect(encodeChunk([point(1, true)])[0] & ~FLAG_DEFLATED).toBe(FORMAT_TEXT);
+    expect(encodeChunk([point(1, { x: 1, y: 2 }), point(2, { x: 1, y: 2 })])[0] & ~FLAG_DEFLATED).toBe(FORMAT_RECORD);
+  });
+
+  it('stores as text objects whose keys, order or values differ, nested objects and non-latin1 keys', () => {
+    const cases: unknown[][] = [
+      [{ x: 1, y: 2 }, { y: 2, x: 1 }],
+      [{ x: 1, y: 2 }, { x: 1 }],
+      [{ x: 1 }, { x: 1, y: 2 }],
+      [{ x: 1 }, { x: 'a' }],
+      [{ x: 1 }, { x: null }],
+      [{ x: { y: 1 } }, { x: { y: 2 } }],
+      [{ ключ: 1 }, { ключ: 2 }],
+      [{}, {}],
+      [{ x: 1 }, 5],
+      [5, { x: 1 }],
+    ];
+    for (const ds of cases) expect(roundTrip(ds.map((d, i) => point(i + 1, d)))).toBe(FORMAT_TEXT);
+    expect(roundTrip([point(1, { x: 1 }, 'other/device'), point(2, { x: 2 })])).toBe(FORMAT_TEXT);
+    expect(roundTrip([{ t: 1, j: '{"t":1,"d":{"x":1.0}}' }])).toBe(FORMAT_TEXT);
+    expect(roundTrip([{ t: 1, j: '{"t":1,"d":{"x":1 }}' }])).toBe(FORMAT_TEXT);
   });
 
   it('stores as text a numeric-looking point whose text the server would not have written', () => {

@@ -108,6 +108,9 @@ export const zigzag = (z: number): number => (z >= 0 ? 2 * z : -2 * z - 1);
 export const unzigzag = (u: number): number => (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
 
 export function uvarintLength(x: number): number {
+  if (x < 128) return 1;
+  if (x < 16384) return 2;
+  if (x < 2097152) return 3;
   let n = 1;
   while (x >= 128) {
     x = Math.floor(x / 128);

@@ -4,8 +4,8 @@
  */
 import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
-import { type Column, decodeColumn, encodeColumn } from './columns';
-import { numericWires, type WireText } from './wire';
+import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
+import { columnWires, type WireText } from './wire';
 
 export { ChunkCorruptError } from './bytes';
 
@@ -15,21 +15,31 @@ export interface StoredPoint {
   readonly j: string;
 }
 
-/** Wire texts kept as text (deflated): strings, objects, booleans, nulls, writer `o`, mixed. */
+/** Wire texts kept as text (deflated): strings, booleans, nulls, writer `o`, mixed shapes. */
 export const FORMAT_TEXT = 0x01;
 /** Every datapoint `{"t":number,"d":number}`: timestamps and values as columns. */
 export const FORMAT_NUMERIC = 0x02;
+/** Every datapoint `{"t":number,"d":{"k1":number,…}}` with the same keys in the same order: one column per key. */
+export const FORMAT_RECORD = 0x03;
 /** Set on the format byte when the body after the header is raw-deflated. */
 export const FLAG_DEFLATED = 0x80;
 
+/** The values of a record chunk, one column per key, in the keys' order in the wire text. */
+export interface RecordColumns {
+  readonly keys: readonly string[];
+  readonly columns: readonly Float64Array[];
+}
+
 export interface DecodedChunk {
-  /** The chunk's first byte: FORMAT_TEXT or FORMAT_NUMERIC, possibly with FLAG_DEFLATED. */
+  /** The chunk's first byte: a FORMAT_* kind, possibly with FLAG_DEFLATED. */
   readonly format: number;
   readonly count: number;
   /** Timestamps in index order (non-decreasing as the server stores them). */
   readonly times: Float64Array;
-  /** The values when the chunk is numeric (every point `{"t":…,"d":number}`), else null. */
+  /** The values when every point is `{"t":…,"d":number}`, else null. */
   readonly numeric: Float64Array | null;
+  /** The values when every point is `{"t":…,"d":{same keys: numbers}}`, else null. */
+  readonly record: RecordColumns | null;
   /** Point i's wire text, identical to the stored string. */
   wire(i: number): string;
   /** Wire texts of points [from, to). */
@@ -51,6 +61,8 @@ const TEXT_UTF16 = 2;
 
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** More keys than this and a record chunk stops paying for itself. */
+const MAX_KEYS = 32;
 
 /** Encodes points (in index order) as one chunk. Every chunk decodes to exactly its input. */
 export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions = {}): Uint8Array {
@@ -64,15 +76,10 @@ export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions 
     all = js.join(',');
   }
   if (!opts.text && n > 0) {
-    const values = numericValues(points);
-    if (values !== null) {
-      const w = new ByteWriter(16 + 4 * n);
-      w.uvarint(n);
-      const tc = encodeColumn(w, times);
-      const dc = encodeColumn(w, values);
-      // The decoder regenerates the wire text from the columns; keep this codec only when that
-      // gives back the stored text exactly.
-      if (numericWires(tc, dc).text === all) return frame(FORMAT_NUMERIC, w.finish(), opts.level);
+    const starts = dStarts(points);
+    if (starts !== null) {
+      const c = columnar(points, starts, times, all);
+      if (c !== null) return frame(c.format, c.body, opts.level);
     }
   }
   const w = new ByteWriter(64 + 2 * all.length);
@@ -85,26 +92,135 @@ export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions 
   return frame(FORMAT_TEXT, w.finish(), opts.level);
 }
 
-/** The values of `{"t":…,"d":<number>}` texts as candidates, or null when a text has another shape. */
-function numericValues(points: readonly StoredPoint[]): Float64Array | null {
+/** Where each text's d value starts, when every text is `{"t":…,"d":…}` or `{"d":…}`. */
+function dStarts(points: readonly StoredPoint[]): Int32Array | null {
   const n = points.length;
-  const v = new Float64Array(n);
+  const starts = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const j = points[i].j;
-    let from: number;
-    if (j.charCodeAt(2) === 100) from = 5;
+    if (j.charCodeAt(2) === 100) starts[i] = 5;
     else {
-      from = j.indexOf(',"d":', 5);
-      if (from < 0) return null;
-      from += 5;
+      const k = j.indexOf(',"d":', 5);
+      if (k < 0) return null;
+      starts[i] = k + 5;
     }
-    const c = j.charCodeAt(from);
-    if (!((c >= 48 && c <= 57) || c === 45)) return null;
-    const x = +j.slice(from, j.length - 1);
-    if (!Number.isFinite(x)) return null;
-    v[i] = x;
   }
-  return v;
+  return starts;
+}
+
+/**
+ * The numeric or record body when the points have that shape and the decoder's regenerated wire
+ * text equals the stored texts exactly; null to store them as text.
+ */
+function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Float64Array, all: string): { format: number; body: Uint8Array } | null {
+  const n = points.length;
+  const c0 = points[0].j.charCodeAt(starts[0]);
+  let format: number;
+  let values: Float64Array[];
+  let keys: string[] | null = null;
+  if ((c0 >= 48 && c0 <= 57) || c0 === 45) {
+    const v = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const j = points[i].j;
+      const x = parseNumber(j, starts[i], j.length - 1);
+      if (!Number.isFinite(x)) return null;
+      v[i] = x;
+    }
+    format = FORMAT_NUMERIC;
+    values = [v];
+  } else if (c0 === 123) {
+    keys = recordKeys(points[0].j, starts[0]);
+    if (keys === null) return null;
+    const v = recordValues(points, starts, keys);
+    if (v === null) return null;
+    format = FORMAT_RECORD;
+    values = v;
+  } else {
+    return null;
+  }
+  const w = new ByteWriter(16 + 4 * n * values.length);
+  w.uvarint(n);
+  const tc = encodeColumn(w, times);
+  let keyBytes: Uint8Array[] | null = null;
+  if (keys !== null) {
+    keyBytes = keys.map((k) => Buffer.from(JSON.stringify(k), 'latin1'));
+    w.uvarint(keys.length);
+    for (const k of keyBytes) {
+      w.uvarint(k.length);
+      w.bytes(k);
+    }
+  }
+  const cols = values.map((v) => encodeColumn(w, v));
+  return columnWires(tc, cols, keyBytes).text === all ? { format, body: w.finish() } : null;
+}
+
+/** The keys of the first point's object when it is a flat object of numbers with latin1 keys. */
+function recordKeys(j: string, from: number): string[] | null {
+  let d: unknown;
+  try {
+    d = JSON.parse(j.slice(from, j.length - 1));
+  } catch {
+    return null;
+  }
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) return null;
+  const keys = Object.keys(d);
+  if (keys.length === 0 || keys.length > MAX_KEYS) return null;
+  for (const k of keys) {
+    if (typeof (d as Record<string, unknown>)[k] !== 'number' || NOT_LATIN1.test(JSON.stringify(k))) return null;
+  }
+  return keys;
+}
+
+/** One column per key, parsed from texts `…"d":{K0:V0,K1:V1,…}}`; null at the first other shape. */
+function recordValues(points: readonly StoredPoint[], starts: Int32Array, keys: readonly string[]): Float64Array[] | null {
+  const n = points.length;
+  const m = keys.length;
+  const kt = keys.map((k) => JSON.stringify(k) + ':');
+  const cols = keys.map(() => new Float64Array(n));
+  for (let i = 0; i < n; i++) {
+    const j = points[i].j;
+    let pos = starts[i] + 1;
+    for (let k = 0; k < m; k++) {
+      if (!j.startsWith(kt[k], pos)) return null;
+      pos += kt[k].length;
+      const end = j.indexOf(k < m - 1 ? ',' : '}', pos);
+      if (end < 0) return null;
+      const x = parseNumber(j, pos, end);
+      if (!Number.isFinite(x)) return null;
+      cols[k][i] = x;
+      pos = end + 1;
+    }
+    if (pos !== j.length - 1) return null;
+  }
+  return cols;
+}
+
+/**
+ * Number(j.slice(from, end)) without the slice for plain decimals of at most 15 digits: k / 10^p
+ * of exact doubles is the correctly rounded decimal, as Number() gives. Anything else goes
+ * through Number(); the wire-text check after decides in any case.
+ */
+function parseNumber(j: string, from: number, end: number): number {
+  let i = from;
+  const neg = j.charCodeAt(i) === 45;
+  if (neg) i++;
+  let k = 0;
+  let digits = 0;
+  let dot = -1;
+  for (; i < end; i++) {
+    const c = j.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      k = k * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && dot < 0) {
+      dot = i;
+    } else {
+      return +j.slice(from, end);
+    }
+  }
+  if (digits === 0 || digits > 15) return +j.slice(from, end);
+  const x = dot < 0 ? k : k / POW10[end - dot - 1];
+  return neg ? -x : x;
 }
 
 /** [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE]. */
@@ -143,7 +259,9 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   const stored = (bytes[end] | (bytes[end + 1] << 8) | (bytes[end + 2] << 16) | (bytes[end + 3] << 24)) >>> 0;
   if (crc32(bytes.subarray(0, end)) !== stored) throw new ChunkCorruptError('checksum mismatch');
   const kind = format & ~FLAG_DEFLATED;
-  if (kind !== FORMAT_TEXT && kind !== FORMAT_NUMERIC) throw new ChunkCorruptError(`unknown format byte 0x${format.toString(16)}`);
+  if (kind !== FORMAT_TEXT && kind !== FORMAT_NUMERIC && kind !== FORMAT_RECORD) {
+    throw new ChunkCorruptError(`unknown format byte 0x${format.toString(16)}`);
+  }
   let body: Uint8Array;
   if (format & FLAG_DEFLATED) {
     const h = new ByteReader(bytes, 1, end);
@@ -164,7 +282,27 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   if (kind === FORMAT_NUMERIC) {
     const d = decodeColumn(r, n);
     if (r.pos !== r.end) throw new ChunkCorruptError('trailing bytes');
-    return new Decoded(format, n, t.values, d.values, null, t, d);
+    return new Decoded(format, n, t, [d], null);
+  }
+  if (kind === FORMAT_RECORD) {
+    const m = r.uvarint();
+    if (m === 0 || m > MAX_KEYS) throw new ChunkCorruptError(`${m} record keys`);
+    const keyBytes: Uint8Array[] = [];
+    const keys: string[] = [];
+    for (let k = 0; k < m; k++) {
+      const b = r.take(r.uvarint());
+      keyBytes.push(b);
+      try {
+        keys.push(JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')) as string);
+      } catch {
+        throw new ChunkCorruptError('record key is not a JSON string');
+      }
+      if (typeof keys[k] !== 'string') throw new ChunkCorruptError('record key is not a JSON string');
+    }
+    const cols: Column[] = [];
+    for (let k = 0; k < m; k++) cols.push(decodeColumn(r, n));
+    if (r.pos !== r.end) throw new ChunkCorruptError('trailing bytes');
+    return new Decoded(format, n, t, cols, keyBytes, keys);
   }
   const enc = r.byte();
   if (enc > TEXT_UTF16) throw new ChunkCorruptError(`unknown text encoding ${enc}`);
@@ -180,22 +318,30 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     enc === TEXT_LATIN1 ? 'latin1' : enc === TEXT_UTF8 ? 'utf8' : 'utf16le',
   );
   if (text.length !== (n > 0 ? o - 1 : 0)) throw new ChunkCorruptError('text length mismatch');
-  return new Decoded(format, n, t.values, null, { text, offs }, t, null);
+  return new Decoded(format, n, t, null, null, null, { text, offs });
 }
 
 class Decoded implements DecodedChunk {
+  readonly times: Float64Array;
+  readonly numeric: Float64Array | null;
+  readonly record: RecordColumns | null;
+
   constructor(
     readonly format: number,
     readonly count: number,
-    readonly times: Float64Array,
-    readonly numeric: Float64Array | null,
-    private w: WireText | null,
     private readonly tc: Column,
-    private readonly dc: Column | null,
-  ) {}
+    private readonly cols: Column[] | null,
+    private readonly keyBytes: Uint8Array[] | null,
+    keys: string[] | null = null,
+    private w: WireText | null = null,
+  ) {
+    this.times = tc.values;
+    this.numeric = cols !== null && keyBytes === null ? cols[0].values : null;
+    this.record = cols !== null && keys !== null ? { keys, columns: cols.map((c) => c.values) } : null;
+  }
 
   private text(): WireText {
-    if (this.w === null) this.w = numericWires(this.tc, this.dc!);
+    if (this.w === null) this.w = columnWires(this.tc, this.cols!, this.keyBytes);
     return this.w;
   }
 

@@ -8,25 +8,41 @@ export interface WireText {
 
 let scratch = Buffer.allocUnsafe(1 << 16);
 
-function writeUint(buf: Buffer, pos: number, x: number): number {
-  let len = 1;
-  while (len < 16 && x >= POW10[len]) len++;
-  const end = pos + len;
-  if (x < 2147483648) {
-    let y = x | 0;
-    for (let i = end - 1; i >= pos; i--) {
-      const q = (y / 10) | 0;
-      buf[i] = 48 + y - q * 10;
-      y = q;
-    }
-  } else {
-    for (let i = end - 1; i >= pos; i--) {
-      const q = Math.floor(x / 10);
-      buf[i] = 48 + x - q * 10;
-      x = q;
-    }
+/** "00".."99" as character codes. */
+const DIG2 = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIG2[2 * i] = 48 + ((i / 10) | 0);
+  DIG2[2 * i + 1] = 48 + (i % 10);
+}
+
+function digits32(y: number): number {
+  return y < 10 ? 1 : y < 100 ? 2 : y < 1e3 ? 3 : y < 1e4 ? 4 : y < 1e5 ? 5 : y < 1e6 ? 6 : y < 1e7 ? 7 : y < 1e8 ? 8 : y < 1e9 ? 9 : 10;
+}
+
+/** Writes y (0 ≤ y < 2^31) as exactly `len` digits, zero-padded on the left; returns the end. */
+function writePadded(buf: Buffer, pos: number, y: number, len: number): number {
+  let i = pos + len;
+  while (y >= 100) {
+    const q = (y / 100) | 0;
+    const r = (y - q * 100) << 1;
+    buf[--i] = DIG2[r + 1];
+    buf[--i] = DIG2[r];
+    y = q;
   }
-  return end;
+  if (y >= 10) {
+    buf[--i] = DIG2[(y << 1) + 1];
+    buf[--i] = DIG2[y << 1];
+  } else {
+    buf[--i] = 48 + y;
+  }
+  while (i > pos) buf[--i] = 48;
+  return pos + len;
+}
+
+function writeUint(buf: Buffer, pos: number, x: number): number {
+  if (x < 2147483648) return writePadded(buf, pos, x | 0, digits32(x | 0));
+  const hi = Math.floor(x / 1e8);
+  return writePadded(buf, writeUint(buf, pos, hi), x - hi * 1e8, 8);
 }
 
 /**
@@ -42,21 +58,16 @@ function writeScaled(buf: Buffer, pos: number, k: number, s: number): number {
   if (s === 0) return writeUint(buf, pos, k);
   const p = POW10[s];
   const ip = Math.floor(k / p);
-  let fr = k - ip * p;
+  let fr = (k - ip * p) | 0;
   pos = writeUint(buf, pos, ip);
   if (fr === 0) return pos;
   let digits = s;
-  while (fr % 10 === 0) {
-    fr /= 10;
+  for (let q = (fr / 10) | 0; q * 10 === fr; q = (fr / 10) | 0) {
+    fr = q;
     digits--;
   }
   buf[pos++] = 46;
-  for (let i = pos + digits - 1; i >= pos; i--) {
-    const q = Math.floor(fr / 10);
-    buf[i] = 48 + fr - q * 10;
-    fr = q;
-  }
-  return pos + digits;
+  return writePadded(buf, pos, fr, digits);
 }
 
 function writeString(buf: Buffer, pos: number, x: number): number {
@@ -66,20 +77,24 @@ function writeString(buf: Buffer, pos: number, x: number): number {
 }
 
 /** The longest String() of a double is 25 characters ("-1.2345678901234567e-300"). */
-const MAX_POINT = 5 + 25 + 5 + 25 + 2;
+const MAX_NUMBER = 25;
 
-/** The wire texts `{"t":…,"d":…}` (t omitted when 0) of a numeric chunk, built in one buffer. */
-export function numericWires(t: Column, d: Column): WireText {
+/**
+ * The wire texts of a columnar chunk, built in one buffer: `{"t":T,"d":D}` (t omitted when 0)
+ * where D is the single column's value, or, with `keys` (JSON-quoted, latin1), the object
+ * `{K0:V0,K1:V1,…}` of one value per column.
+ */
+export function columnWires(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null): WireText {
   const n = t.values.length;
-  if (scratch.length < n * MAX_POINT) scratch = Buffer.allocUnsafe(n * MAX_POINT * 2);
+  let perPoint = 14 + 2 * MAX_NUMBER;
+  if (keys !== null) for (const k of keys) perPoint += k.length + 2 + MAX_NUMBER;
+  if (scratch.length < n * perPoint) scratch = Buffer.allocUnsafe(n * perPoint * 2);
   const buf = scratch;
   const offs = new Int32Array(n + 1);
   const tv = t.values;
   const ti = t.ints;
   const ts = t.scale;
-  const dv = d.values;
-  const di = d.ints;
-  const ds = d.scale;
+  const m = cols.length;
   let pos = 0;
   for (let i = 0; i < n; i++) {
     offs[i] = pos;
@@ -96,7 +111,21 @@ export function numericWires(t: Column, d: Column): WireText {
     buf[pos++] = 100; // d
     buf[pos++] = 34;
     buf[pos++] = 58;
-    pos = di !== null ? writeScaled(buf, pos, di[i], ds) : writeString(buf, pos, dv[i]);
+    if (keys === null) {
+      const c = cols[0];
+      pos = c.ints !== null ? writeScaled(buf, pos, c.ints[i], c.scale) : writeString(buf, pos, c.values[i]);
+    } else {
+      buf[pos++] = 123;
+      for (let k = 0; k < m; k++) {
+        if (k > 0) buf[pos++] = 44;
+        const key = keys[k];
+        for (let b = 0; b < key.length; b++) buf[pos++] = key[b];
+        buf[pos++] = 58;
+        const c = cols[k];
+        pos = c.ints !== null ? writeScaled(buf, pos, c.ints[i], c.scale) : writeString(buf, pos, c.values[i]);
+      }
+      buf[pos++] = 125;
+    }
     buf[pos++] = 125; // }
     buf[pos++] = 44; // ,
   }

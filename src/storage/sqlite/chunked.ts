@@ -92,6 +92,7 @@ class TailChunk implements DecodedChunk {
   readonly count: number;
   readonly times: Float64Array;
   readonly numeric = null;
+  readonly record = null;
   constructor(private readonly rows: { t: number; j: string }[]) {
     this.count = rows.length;
     this.times = new Float64Array(rows.length);
