@@ -30,7 +30,7 @@ function makeOldDb(streams: OldStream[]): string {
   const dir = createDb();
   const db = new Database(path.join(dir, 'db.sqlite3'));
   const dev = (db.prepare("SELECT d.id FROM devices d JOIN users u ON d.user_id = u.id WHERE u.name = 'admin' AND d.name = 'user'").get() as { id: number }).id;
-  db.exec('DROP TABLE chunks; ALTER TABLE substreams DROP COLUMN base; ALTER TABLE substreams DROP COLUMN sealed; ALTER TABLE substreams DROP COLUMN tail_bytes;');
+  db.exec('DROP TABLE chunks; ALTER TABLE substreams DROP COLUMN base; ALTER TABLE substreams DROP COLUMN sealed; ALTER TABLE substreams DROP COLUMN tail_bytes; ALTER TABLE streams DROP COLUMN keep_datapoints; ALTER TABLE streams DROP COLUMN keep_seconds;');
   const ins = db.prepare('INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES (?, ?, ?, ?, ?)');
   const info = db.prepare('INSERT INTO substreams (stream_id, sub, length, last_t, bytes) VALUES (?, ?, ?, ?, ?)');
   db.transaction(() => {
