@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyRepl
 import type { Config } from './config';
 import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
-import type { DB } from './storage/sqlite/db';
+import type { Storage } from './storage/types';
 import { CookieCodec } from './http/auth';
 import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext } from './http/context';
 import { errorHandler, sendError } from './http/errors';
@@ -18,7 +18,7 @@ import { configureInterpolators } from './query';
 
 export interface AppOptions {
   config: Config;
-  db: DB;
+  storage: Storage;
   permissions?: Permissions;
   /** A pino logger instance (Fastify 5 takes instances as `loggerInstance`). */
   logger?: FastifyBaseLogger;
@@ -43,7 +43,7 @@ export function redactUrl(url: string): string {
  * (src/server.ts) and the tests decide how to serve it.
  */
 export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Services } {
-  const { config, db } = opts;
+  const { config, storage } = opts;
   configurePipeScript({
     splitMax: config.pipescript.split_max,
     stringMax: config.pipescript.string_max,
@@ -51,7 +51,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     disableTransforms: config.pipescript.disable_transforms,
   });
   configureInterpolators({ disable: config.pipescript.disable_interpolators });
-  const services = buildServices(db, config, opts.permissions ?? new Permissions(defaultPermissions()));
+  const services = buildServices(storage, config, opts.permissions ?? new Permissions(defaultPermissions()));
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: config.insert_limit_bytes,
@@ -132,12 +132,12 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerWebsite(app, ctx);
   // Retention sweep: trims streams to their retention exactly (inserts drop whole chunks only).
   const sweep = setInterval(() => {
-    try {
-      const n = services.data.sweepRetention();
-      if (n > 0) app.log.info({ datapoints: n }, 'retention sweep removed datapoints');
-    } catch (e) {
-      app.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'retention sweep failed; it runs again at the next interval');
-    }
+    services.data.sweepRetention().then(
+      (n) => {
+        if (n > 0) app.log.info({ datapoints: n }, 'retention sweep removed datapoints');
+      },
+      (e: unknown) => app.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'retention sweep failed; it runs again at the next interval'),
+    );
   }, (config.retention?.sweep_interval ?? 60) * 1000);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));

@@ -12,14 +12,14 @@ import { defaultPermissions } from './permissions';
 import { pipescriptCli } from './pipescript';
 import { VERSION } from './version';
 import * as admin from './ops/admin';
-import { backupDatabase } from './ops/backup';
+import { backupDatabase } from './storage/sqlite/backup';
 import { Rest, clientExport, clientImport } from './ops/client';
 import { exportDatabase } from './ops/export';
 import { importDatabase } from './ops/import';
 import { type OpenedDatabase, openFolder } from './ops/open';
 import { TerminalProgress } from './ops/progress';
 import { startServer } from './server';
-import { openDatabase } from './storage/sqlite/db';
+import { openStorage } from './storage';
 
 /** An existing directory may be used only when empty (e.g. a freshly mounted Docker volume). */
 function usableNewDir(dir: string): boolean {
@@ -33,15 +33,15 @@ export async function createDatabase(dir: string, user?: { name: string; passwor
   mkdirSync(dir, { recursive: true });
   const cfg = defaultConfig(path.resolve(dir));
   writeFileSync(path.join(dir, CONFIG_NAME), configFileText(cfg), { mode: 0o600 });
-  const db = openDatabase(databaseFile(cfg));
+  const storage = openStorage(cfg);
   try {
     if (user) {
-      const svc = buildServices(db, cfg);
+      const svc = buildServices(storage, cfg);
       const hash = await hashPassword(user.password);
-      svc.core.tx(() => svc.users.insertUser({ name: user.name, email: user.email, password: user.password, role: 'admin', public: false }, hash));
+      await svc.users.insertUser({ name: user.name, email: user.email, password: user.password, role: 'admin', public: false }, hash);
     }
   } finally {
-    db.close();
+    await storage.close();
   }
 }
 
@@ -93,7 +93,7 @@ async function withFolder<T>(dir: string, fn: (o: OpenedDatabase) => T | Promise
   try {
     return await fn(o);
   } finally {
-    o.close();
+    await o.close();
   }
 }
 
@@ -190,14 +190,14 @@ export function program(): Command {
   p.command('backup <dir> <file>')
     .description("copy the database to FILE with SQLite's online backup (safe while the server runs)")
     .action(async (dir: string, file: string) => {
-      await withFolder(dir, ({ db }) => backupDatabase(db, file, progress('backup', 'bytes')));
+      await withFolder(dir, ({ storage }) => backupDatabase(storage.db, file, progress('backup', 'bytes')));
     });
 
   p.command('dbinfo <dir>')
     .description('print the database file, user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
-      await withFolder(dir, ({ svc, config }) =>
-        console.log(JSON.stringify({ database: databaseFile(config), ...admin.dbinfo(svc), ...admin.storageInfo(svc) }, null, 2)),
+      await withFolder(dir, async ({ svc, config }) =>
+        console.log(JSON.stringify({ database: databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
       );
     });
 
@@ -225,8 +225,8 @@ export function program(): Command {
     .option('--role <role>', 'only users with this role (e.g. admin)')
     .option('--json', 'print JSON')
     .action(async (dir: string, o: { role?: string; json?: boolean }) => {
-      await withFolder(dir, ({ svc }) => {
-        const rows = admin.listUsers(svc, { role: o.role });
+      await withFolder(dir, async ({ svc }) => {
+        const rows = await admin.listUsers(svc, { role: o.role });
         if (o.json) console.log(JSON.stringify(rows, null, 2));
         else printTable(rows);
       });
@@ -287,8 +287,8 @@ export function program(): Command {
     .description("list a user's devices")
     .option('--json', 'print JSON')
     .action(async (dir: string, u: string, o: { json?: boolean }) => {
-      await withFolder(dir, ({ svc }) => {
-        const rows = admin.listDevices(svc, u);
+      await withFolder(dir, async ({ svc }) => {
+        const rows = await admin.listDevices(svc, u);
         if (o.json) console.log(JSON.stringify(rows, null, 2));
         else printTable(rows);
       });

@@ -2,15 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app';
 import type { Config } from './config';
-import { databaseFile, resolvePath } from './config/load';
+import { resolvePath } from './config/load';
 import { loadPermissions } from './config/permissions';
-import { checkNotOriginalDatabase } from './ops/original';
 import type { Permissions } from './permissions';
-import { type DB, openDatabase } from './storage/sqlite/db';
+import { type SqliteStorage, openStorage } from './storage';
 
 export interface RunningServer {
   app: FastifyInstance;
-  db: DB;
+  storage: SqliteStorage;
   url: string;
   logger: pino.Logger;
   close(): Promise<void>;
@@ -66,15 +65,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const permissions = opts.permissions ?? loadPermissions(config);
   const logger = opts.logger ?? makeLogger(config);
   for (const w of opts.warnings ?? []) logger.warn(w);
-  const file = databaseFile(config);
-  checkNotOriginalDatabase(file);
-  const db = openDatabase(file, { synchronous: config.sql.synchronous });
+  const storage = openStorage(config);
   let app: FastifyInstance;
   try {
-    app = buildApp({ config, db, logger, permissions }).app;
+    app = buildApp({ config, storage, logger, permissions }).app;
     await app.listen({ host: config.hostname || '0.0.0.0', port: config.port });
   } catch (e) {
-    db.close();
+    await storage.close();
     throw e;
   }
   const addr = app.server.address();
@@ -99,17 +96,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       } finally {
         clearTimeout(timer);
         clearInterval(idle);
-        try {
-          db.pragma('wal_checkpoint(TRUNCATE)');
-        } catch (e) {
-          // A checkpoint is an optimisation; the WAL is replayed at the next open anyway.
-          app.log.warn({ err: e }, 'WAL checkpoint failed');
-        }
-        db.close();
+        // A checkpoint is an optimisation; the WAL is replayed at the next open anyway.
+        await storage.close({ checkpoint: true, onCheckpointError: (e) => app.log.warn({ err: e }, 'WAL checkpoint failed') });
       }
     })());
   if (opts.installSignals) installSignalHandlers(app, logger, close);
-  return { app, db, url, logger, close };
+  return { app, storage, url, logger, close };
 }
 
 function installSignalHandlers(app: FastifyInstance, logger: pino.Logger, close: () => Promise<void>): void {

@@ -8,11 +8,13 @@ import { type Config, defaultConfig } from '../src/config';
 import type { Services } from '../src/domain';
 import { Permissions, type PermissionsFile, defaultPermissions } from '../src/permissions';
 import { hashPassword } from '../src/domain/users/passwords';
-import { type DB, openDatabase } from '../src/storage/sqlite/db';
+import { SqliteStorage } from '../src/storage';
+import type { DB } from '../src/storage/sqlite/db';
 
 export interface TestApp {
   app: FastifyInstance;
   services: Services;
+  storage: SqliteStorage;
   db: DB;
   dir: string;
   config: Config;
@@ -34,28 +36,30 @@ export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: 
   const config = defaultConfig(dir);
   config.failed_login_delay = 0;
   over(config);
-  const db = openDatabase(path.join(dir, 'db.sqlite3'));
+  const storage = SqliteStorage.open(path.join(dir, 'db.sqlite3'));
+  const db = storage.db;
   let permissions: Permissions | undefined;
   if (perms) {
     const file = defaultPermissions();
     perms(file);
     permissions = new Permissions(file);
   }
-  const { app, services } = buildApp({ config, db, permissions });
+  const { app, services } = buildApp({ config, storage, permissions });
   const hash = await hashPassword('test');
-  services.core.tx(() => services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, hash));
+  await services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, hash);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const http = request(app.server);
   return {
     app,
     services,
+    storage,
     db,
     dir,
     config,
     http,
     async close() {
       await app.close();
-      db.close();
+      await storage.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

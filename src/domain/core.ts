@@ -1,29 +1,23 @@
 import type { Config } from '../config';
 import { Permissions, type EffectiveAccess, type Relationship } from '../permissions';
 import { LocalPubSub, type PubSub } from '../pubsub';
-import type { DB } from '../storage/sqlite/db';
-import { DatapointStore } from '../storage/sqlite/datapoints';
-import { DeviceStore } from '../storage/sqlite/devices';
-import { StreamStore } from '../storage/sqlite/streams';
+import type { DatapointStorage, DeviceReads, MetaWrites, Storage, StreamReads, UserReads } from '../storage/types';
 import type { DeviceRow, Operator, StreamRef, UserRow } from './types';
-import { UserStore } from '../storage/sqlite/users';
 import { VerifiedCache } from './users/passwords';
 
 /**
- * Everything the services share: the database, its stores, the permissions table, the config and
- * the live-data bus. Built once per server (or per test app).
+ * Everything the services share: the storage, the permissions table, the config and the
+ * live-data bus. Built once per server (or per test app).
  */
 export class Core {
-  readonly users: UserStore;
-  readonly devices: DeviceStore;
-  readonly streams: StreamStore;
-  readonly data: DatapointStore;
+  readonly users: UserReads;
+  readonly devices: DeviceReads;
+  readonly streams: StreamReads;
+  readonly meta: MetaWrites;
+  readonly data: DatapointStorage;
   readonly verified = new VerifiedCache();
-  /** Bumped on every metadata write (and failed transaction); caches of metadata key on it. */
-  private generation = 0;
-  private dataVersion = -1;
-  private checkedAt = -Infinity;
-  private readonly dataVersionStmt;
+  /** Bumped on every metadata change; a cache fill started before a bump is dropped. */
+  generation = 0;
   private readonly caches: Map<string, unknown>[] = [];
   /** `user/device/stream` → resolved stream, for the insert and read hot paths. */
   readonly streamRefs = this.cache<StreamRef>();
@@ -31,20 +25,18 @@ export class Core {
   readonly apikeyOps = this.cache<Operator>();
 
   constructor(
-    readonly db: DB,
+    readonly storage: Storage,
     readonly config: Config,
     public permissions: Permissions,
     readonly bus: PubSub = new LocalPubSub(),
   ) {
-    // Prepared once: db.pragma() would compile the statement on every call of the hot path.
-    this.dataVersionStmt = db.prepare('PRAGMA data_version').pluck(true);
-    const changed = () => this.invalidate();
-    this.users = new UserStore(db, changed);
-    this.devices = new DeviceStore(db, changed);
-    this.streams = new StreamStore(db, changed);
-    this.data = new DatapointStore(db);
+    this.users = storage.users;
+    this.devices = storage.devices;
+    this.streams = storage.streams;
+    this.meta = storage.meta;
+    this.data = storage.data;
+    storage.onChange(() => this.invalidate());
   }
-
   /** Relationship of the acting device to a user object (never `self`, permissions §1.1). */
   relUser(op: Operator, u: UserRow): Relationship {
     if (op.user.id === u.id) return 'user';
@@ -70,17 +62,6 @@ export class Core {
     return this.access(op, this.relDevice(op, d));
   }
 
-  /** Runs fn in one SQLite transaction (nested calls join the outer one). */
-  tx<T>(fn: () => T): T {
-    try {
-      return this.db.transaction(fn)();
-    } catch (e) {
-      // A rolled-back transaction may have been seen by a cache: forget everything.
-      this.invalidate();
-      throw e;
-    }
-  }
-
   invalidate(): void {
     this.generation++;
     for (const c of this.caches) c.clear();
@@ -88,33 +69,22 @@ export class Core {
 
   /**
    * A map that empties itself whenever users, devices or streams change, here or in another
-   * process (an admin command on the same file bumps SQLite's data_version).
+   * process (the storage's change signal). `set` takes the generation read before the lookup
+   * that produced the value: a change that landed while the lookup was awaited drops it.
    */
-  cache<V>(): { get(k: string): V | undefined; set(k: string, v: V): void } {
+  cache<V>(): { get(k: string): V | undefined; set(k: string, v: V, gen: number): void } {
     const m = new Map<string, V>();
     this.caches.push(m as Map<string, unknown>);
     return {
       get: (k) => {
-        this.checkExternal();
+        this.storage.pollChanges();
         return m.get(k);
       },
-      set: (k, v) => {
+      set: (k, v, gen) => {
+        if (gen !== this.generation) return;
         if (m.size >= 10000) m.clear();
         m.set(k, v);
       },
     };
-  }
-
-  private checkExternal(): void {
-    // Every statement outside a transaction takes a WAL read lock; asking at most once a
-    // millisecond keeps that off the per-request path while staying effectively immediate.
-    const now = performance.now();
-    if (now - this.checkedAt < 1) return;
-    this.checkedAt = now;
-    const v = this.dataVersionStmt.get() as number;
-    if (v !== this.dataVersion) {
-      this.dataVersion = v;
-      this.invalidate();
-    }
   }
 }

@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { Permissions, defaultPermissions } from '../permissions';
 import type { PubSub } from '../pubsub';
 import { LocalPubSub } from '../pubsub';
-import type { DB } from '../storage/sqlite/db';
+import type { Storage } from '../storage/types';
 import { Core } from './core';
 import { DatapointService } from './datapoints/service';
 import { DeviceService } from './devices/service';
@@ -24,11 +24,11 @@ export interface Services {
   log: MetaLog;
 }
 
-export function buildServices(db: DB, config: Config, permissions = new Permissions(defaultPermissions()), bus: PubSub = new LocalPubSub()): Services {
-  const core = new Core(db, config, permissions, bus);
+export function buildServices(storage: Storage, config: Config, permissions = new Permissions(defaultPermissions()), bus: PubSub = new LocalPubSub()): Services {
+  const core = new Core(storage, config, permissions, bus);
   const data = new DatapointService(core);
   const log = new MetaLog(core, data);
-  const streams = new StreamService(core, data, log);
+  const streams = new StreamService(core, log);
   const devices = new DeviceService(core, streams, log);
   const users = new UserService(core, devices, log);
   return { core, users, devices, streams, data, log };

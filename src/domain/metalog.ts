@@ -1,7 +1,8 @@
+import type { Datapoint } from '../pipescript/datapoint';
+import { type LogEntry, NEW_USER } from '../storage/types';
 import type { Core } from './core';
-import type { DatapointService } from './datapoints/service';
-import { MAIN } from '../storage/types';
-import type { Operator, StreamRow, UserRow } from './types';
+import { type DatapointService, nowSeconds } from './datapoints/service';
+import type { Operator, UserRow } from './types';
 
 export const LOG_SCHEMA = '{"type":"object","properties":{"cmd":{"type":"string"},"arg":{"type":"string"}},"required":["cmd","arg"]}';
 
@@ -18,6 +19,9 @@ export const logStreamRow = (metaDeviceId: number) => ({
   downlink: false,
 });
 
+const { device_id: _, ...LOG_STREAM } = logStreamRow(0);
+void _;
+
 export type LogCmd =
   | 'CreateUser'
   | 'UpdateUser'
@@ -31,9 +35,33 @@ export type LogCmd =
   /** Beyond the original: a range of datapoints deleted; arg is `user/device/stream[/downlink]?range`. */
   | 'DeleteDatapoints';
 
+/** Log entries planned for one operation: handed to the storage write, published after its commit. */
+export class LogPlan {
+  readonly entries: LogEntry[] = [];
+  private readonly sent: { path: string; points: Datapoint[] }[] = [];
+
+  constructor(private readonly core: Core) {}
+
+  add(user: { name: string; role: string }, userId: number, points: Datapoint[], rule: LogEntry['rule']): void {
+    this.entries.push({ userId, rule, logStream: LOG_STREAM });
+    this.sent.push({ path: `${user.name}/meta/log`, points });
+  }
+
+  /** After the commit: subscribers of the log streams see the entries as stored. */
+  publish(): void {
+    for (const s of this.sent) if (this.core.bus.listenerCount(s.path) > 0) this.core.bus.publish({ stream: s.path, data: s.points });
+  }
+}
+
+/** A user about to be created by the same operation: logs go to its log by NEW_USER. */
+export interface NewUserTarget {
+  newUser: { name: string; role: string };
+}
+
 /**
  * The `<user>/meta/log` streams (data-model §4.3): one entry per successful operation, in the
- * actor's log and, when the object belongs to another user, in that user's log too.
+ * actor's log and, when the object belongs to another user, in that user's log too. Entries are
+ * written by the storage in the transaction of the operation they record.
  */
 export class MetaLog {
   constructor(
@@ -41,34 +69,33 @@ export class MetaLog {
     private readonly data: DatapointService,
   ) {}
 
-  /** The meta device and its log stream, re-created when a user deleted them. */
-  ensureLog(user: UserRow): StreamRow | undefined {
-    const meta = this.core.devices.get(user.id, 'meta');
-    if (!meta) return undefined;
-    let log = this.core.streams.get(meta.id, 'log');
-    if (!log) {
-      const id = this.core.streams.insert(logStreamRow(meta.id));
-      log = this.core.streams.getById(id)!;
-    }
-    return log;
+  plan(): LogPlan {
+    return new LogPlan(this.core);
   }
 
-  private append(user: UserRow, cmd: LogCmd, arg: string): void {
-    const log = this.ensureLog(user);
-    if (!log) return;
-    const meta = this.core.devices.getById(log.device_id)!;
-    this.data.store({ user, device: meta, stream: log, path: `${user.name}/meta/log` }, MAIN, [{ t: 0, d: { cmd, arg } }], 'ConnectorDB', true);
+  private append(plan: LogPlan, user: { name: string; role: string }, userId: number, cmd: LogCmd, arg: string): void {
+    const points: Datapoint[] = [{ t: nowSeconds(), d: { cmd, arg }, o: 'ConnectorDB' }];
+    plan.add(user, userId, points, this.data.insertRule(user, points, 'ConnectorDB', true));
   }
 
-  /** `target` is the user the object belongs to (undefined when it no longer exists). */
-  write(op: Operator, cmd: LogCmd, arg: string, target: UserRow | undefined): void {
+  /**
+   * Adds the entries of one operation to `plan`. `target` is the user the object belongs to
+   * (undefined when it no longer exists, a NewUserTarget when the operation creates it).
+   */
+  async write(plan: LogPlan, op: Operator, cmd: LogCmd, arg: string, target: UserRow | NewUserTarget | undefined): Promise<LogPlan> {
+    const isNew = target !== undefined && 'newUser' in target;
+    const targetId = target === undefined ? undefined : isNew ? NEW_USER : target.id;
     if (!op.nobody) {
-      const actor = this.core.users.getById(op.user.id);
-      if (actor && !(cmd === 'DeleteUser' && target && target.id === actor.id)) this.append(actor, cmd, arg);
+      const actor = await this.core.users.getById(op.user.id);
+      if (actor && !(cmd === 'DeleteUser' && targetId === actor.id)) this.append(plan, actor, actor.id, cmd, arg);
     }
-    if (target && target.id !== op.user.id && cmd !== 'DeleteUser') {
-      const fresh = this.core.users.getById(target.id);
-      if (fresh) this.append(fresh, cmd, arg);
+    if (target && targetId !== op.user.id && cmd !== 'DeleteUser') {
+      if (isNew) this.append(plan, target.newUser, NEW_USER, cmd, arg);
+      else {
+        const fresh = await this.core.users.getById(target.id);
+        if (fresh) this.append(plan, fresh, fresh.id, cmd, arg);
+      }
     }
+    return plan;
   }
 }

@@ -109,7 +109,8 @@ export function checkNames(...names: string[]): void {
   for (const n of names) if (!nameSanitary(n)) throw new BadRequestError('The given name did not pass sanitation.');
 }
 
-export function sendJSON(reply: FastifyReply, v: unknown): FastifyReply {
+/** `v` may not be a Promise: a forgotten `await` would send `{}`. */
+export function sendJSON<T>(reply: FastifyReply, v: T extends PromiseLike<unknown> ? never : T): FastifyReply {
   return reply.headers(API_HEADERS).type('application/json; charset=utf-8').send(JSON.stringify(v));
 }
 

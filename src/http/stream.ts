@@ -21,15 +21,16 @@ function errorOf(e: unknown): { status: number; msg: string } {
 }
 
 /**
- * Writes an array of already-serialised rows, pulled chunk by chunk. Nothing is materialised
- * beyond one chunk; an empty result is exactly `[]` with a Content-Length (rest-api §1.4).
+ * Writes an array of already-serialised rows, pulled batch by batch from the storage (one await
+ * per batch, none per row). Nothing is materialised beyond one batch; an empty result is exactly
+ * `[]` with a Content-Length (rest-api §1.4).
  */
-export function sendRowChunks(reply: FastifyReply, chunks: Iterator<string[]>): FastifyReply {
+export async function sendRowChunks(reply: FastifyReply, chunks: AsyncIterator<string[]>): Promise<FastifyReply> {
   let buf = '';
-  let r = chunks.next();
+  let r = await chunks.next();
   // Small answers (the common 1,000-datapoint read) go out as one string with a length;
   // only answers past FLUSH_AT become a stream.
-  for (; !r.done; r = chunks.next()) {
+  for (; !r.done; r = await chunks.next()) {
     if (r.value.length === 0) continue;
     buf += (buf === '' ? '[' : ',') + r.value.join(',');
     if (buf.length >= FLUSH_AT) break;
@@ -37,10 +38,10 @@ export function sendRowChunks(reply: FastifyReply, chunks: Iterator<string[]>): 
   if (buf === '') return sendEmpty(reply);
   if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
   const head = buf;
-  function* body(): Generator<string> {
+  async function* body(): AsyncGenerator<string> {
     yield head;
     let out = '';
-    for (let n = chunks.next(); !n.done; n = chunks.next()) {
+    for (let n = await chunks.next(); !n.done; n = await chunks.next()) {
       if (n.value.length === 0) continue;
       out += ',' + n.value.join(',');
       if (out.length >= FLUSH_AT) {

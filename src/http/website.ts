@@ -48,7 +48,7 @@ export const registerWebsite: Register = (app, { api, svc, cookies, config }) =>
       const perms = svc.core.permissions;
       const role = perms.userRole(op.user.role);
       const max = perms.file.max_users;
-      if (!role.join || (max >= 0 && svc.core.users.count() >= max)) return sendError(reply, 403, role.join_disabled_message);
+      if (!role.join || (max >= 0 && (await svc.core.users.count()) >= max)) return sendError(reply, 403, role.join_disabled_message);
       const body = requireBody(req);
       const name = body && typeof body === 'object' && typeof (body as { name?: unknown }).name === 'string' ? (body as { name: string }).name : '';
       try {
@@ -57,8 +57,8 @@ export const registerWebsite: Register = (app, { api, svc, cookies, config }) =>
         if (e instanceof CdbError) return sendError(reply, 400, e.message);
         throw e;
       }
-      const u = svc.core.users.get(name)!;
-      const dev = svc.core.devices.get(u.id, 'user')!;
+      const u = (await svc.core.users.get(name))!;
+      const dev = (await svc.core.devices.get(u.id, 'user'))!;
       const maxAge = config.cookie.remember ? `; Max-Age=${config.cookie.maxage}` : '';
       reply.header('set-cookie', `${COOKIE_NAME}=${cookies.encode(dev.apikey)}; Path=/${maxAge}; HttpOnly; SameSite=Lax`);
       return reply.type('text/plain; charset=utf-8').send('ok');

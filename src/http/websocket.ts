@@ -201,6 +201,8 @@ export class Connection {
   private pending = 0;
   private progressAt = 0;
   private dead = false;
+  /** Commands of one connection run one after the other, in the order they arrived. */
+  private chain: Promise<void> = Promise.resolve();
   private readonly pingTimer: NodeJS.Timeout;
   private readonly pongTimer: NodeJS.Timeout;
   private readonly onSent = (err?: Error | null) => {
@@ -221,7 +223,7 @@ export class Connection {
     hub.attach(this);
     // The read deadline: pushed forward by pongs only, not by ordinary messages (websocket.md §5).
     this.pongTimer = setTimeout(() => this.close(undefined, 'no pong'), wsc.pong_wait * 1000);
-    this.pingTimer = setInterval(() => this.tick(), wsc.ping_period * 1000);
+    this.pingTimer = setInterval(() => this.enqueue(() => this.tick()), wsc.ping_period * 1000);
     ws.on('pong', () => this.pongTimer.refresh());
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.cleanup());
@@ -270,16 +272,20 @@ export class Connection {
   }
 
   /** Ping, then re-validate every subscription (websocket.md §5). */
-  private tick(): void {
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'websocket: task failed'));
+  }
+
+  private async tick(): Promise<void> {
     if (this.dead) return;
     this.ws.ping();
-    const op = this.refreshOperator();
+    const op = await this.refreshOperator();
     for (const path of [...this.subs.keys()]) {
       let ok = op !== null;
       if (op) {
         try {
           const p = parseStreamPath(path);
-          this.svc.data.openForRead(op, p.user, p.device, p.stream, p.downlink);
+          await this.svc.data.openForRead(op, p.user, p.device, p.stream, p.downlink);
         } catch {
           ok = false;
         }
@@ -295,11 +301,11 @@ export class Connection {
    * The identity is fixed (the same device) but its rows are re-read, so role and permission
    * changes apply; null when the device no longer exists.
    */
-  private refreshOperator(): Operator | null {
+  private async refreshOperator(): Promise<Operator | null> {
     if (this.op.nobody) return NOBODY;
     const core = this.svc.core;
-    const d = core.devices.getById(this.op.device.id);
-    const u = d ? core.users.getById(d.user_id) : undefined;
+    const d = await core.devices.getById(this.op.device.id);
+    const u = d ? await core.users.getById(d.user_id) : undefined;
     if (!d || !u) return null;
     this.op = this.svc.users.operatorFor(u, d);
     return this.op;
@@ -335,21 +341,23 @@ export class Connection {
       this.log.info({ op: this.op.name }, 'websocket: command with a non-string cmd/arg/transform ignored');
       return;
     }
-    this.command({ cmd, arg, transform, d: o.d === undefined || o.d === null ? [] : o.d });
+    const c: Command = { cmd, arg, transform, d: o.d === undefined || o.d === null ? [] : o.d };
+    this.enqueue(() => this.command(c));
   }
 
-  private command(c: Command): void {
+  private async command(c: Command): Promise<void> {
+    if (this.dead) return;
     try {
       switch (c.cmd) {
         case 'subscribe':
-          return this.subscribe(c.arg, c.transform);
+          return await this.subscribe(c.arg, c.transform);
         case 'unsubscribe':
           if (!this.unsubscribe(c.arg.replace(/\/+$/, ''), c.transform)) this.log.info({ stream: c.arg, transform: c.transform }, 'websocket: subscription DNE');
           return;
         case 'unsubscribe_all':
           return this.unsubscribeAll();
         case 'insert':
-          return this.insert(c.arg, c.d);
+          return await this.insert(c.arg, c.d);
         default:
           this.log.info({ cmd: c.cmd, op: this.op.name }, 'websocket: unknown command ignored');
       }
@@ -359,11 +367,11 @@ export class Connection {
     }
   }
 
-  private subscribe(arg: string, transform: string): void {
+  private async subscribe(arg: string, transform: string): Promise<void> {
     const p = parseStreamPath(arg);
-    const op = this.refreshOperator();
+    const op = await this.refreshOperator();
     if (!op) throw new Error('The connection device no longer exists');
-    const { ref } = this.svc.data.openForRead(op, p.user, p.device, p.stream, p.downlink);
+    const { ref } = await this.svc.data.openForRead(op, p.user, p.device, p.stream, p.downlink);
     const path = p.downlink ? `${ref.path}/downlink` : ref.path;
     let set = this.subs.get(path);
     if (set?.has(transform)) {
@@ -389,12 +397,12 @@ export class Connection {
   }
 
   /** Exactly PUT /api/v1/crud/<arg>/data: always restamped, with this connection's identity. */
-  private insert(arg: string, d: unknown): void {
+  private async insert(arg: string, d: unknown): Promise<void> {
     const p = parseStreamPath(arg);
-    const op = this.refreshOperator();
+    const op = await this.refreshOperator();
     if (!op) throw new Error('The connection device no longer exists');
     const points = DatapointService.parseInsertBody(d);
-    this.svc.data.insert(op, p.user, p.device, p.stream, points, { restamp: true, downlink: p.downlink });
+    await this.svc.data.insert(op, p.user, p.device, p.stream, points, { restamp: true, downlink: p.downlink });
   }
 }
 

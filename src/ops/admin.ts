@@ -1,4 +1,4 @@
-import type { StorageStats } from '../storage/sqlite/chunked';
+import type { StorageInfo } from '../domain/datapoints/service';
 import type { Services } from '../domain';
 import { newApiKey } from '../domain/devices/service';
 import type { DeviceRow, UserRow } from '../domain/types';
@@ -12,8 +12,8 @@ import { checkIcon, validEmail, validName } from '../domain/validation';
  */
 export class AdminError extends Error {}
 
-function user(svc: Services, name: string): UserRow {
-  const u = svc.core.users.get(name);
+async function user(svc: Services, name: string): Promise<UserRow> {
+  const u = await svc.core.users.get(name);
   if (!u) throw new AdminError(`User '${name}' does not exist`);
   return u;
 }
@@ -26,10 +26,10 @@ export function splitDevicePath(p: string): [string, string] {
   return [parts[0], parts[1]];
 }
 
-function device(svc: Services, path: string): { u: UserRow; d: DeviceRow } {
+async function device(svc: Services, path: string): Promise<{ u: UserRow; d: DeviceRow }> {
   const [un, dn] = splitDevicePath(path);
-  const u = user(svc, un);
-  const d = svc.core.devices.get(u.id, dn);
+  const u = await user(svc, un);
+  const d = await svc.core.devices.get(u.id, dn);
   if (!d) throw new AdminError(`Device '${un}/${dn}' does not exist`);
   return { u, d };
 }
@@ -54,16 +54,14 @@ export async function addUser(svc: Services, input: AddUserInput): Promise<strin
   if (!input.password) throw new AdminError('The password must not be empty');
   const isPublic = input.public ?? false;
   if (!isPublic && !p.userRole(role).user_can_be_private) throw new AdminError(`Users with role '${role}' can't be private (use --public)`);
-  svc.users.checkUnique(input.name, input.email);
+  await svc.users.checkUnique(input.name, input.email);
   const hash = await hashPassword(input.password);
-  return svc.core.tx(() => {
-    svc.users.checkUnique(input.name, input.email);
-    const u = svc.users.insertUser(
-      { name: input.name, email: input.email, password: input.password, role, public: isPublic, nickname: input.nickname, description: input.description },
-      hash,
-    );
-    return svc.core.devices.get(u.id, 'user')!.apikey;
-  });
+  await svc.users.checkUnique(input.name, input.email);
+  const u = await svc.users.insertUser(
+    { name: input.name, email: input.email, password: input.password, role, public: isPublic, nickname: input.nickname, description: input.description },
+    hash,
+  );
+  return (await svc.core.devices.get(u.id, 'user'))!.apikey;
 }
 
 export interface UserListing {
@@ -75,33 +73,32 @@ export interface UserListing {
   password_scheme: string;
 }
 
-export function listUsers(svc: Services, opts: { role?: string } = {}): UserListing[] {
-  return svc.core.users
-    .list()
-    .filter((u) => !opts.role || u.role === opts.role)
-    .map((u) => ({ name: u.name, email: u.email, role: u.role, public: u.public, devices: svc.core.devices.countForUser(u.id), password_scheme: u.password_scheme }));
+export async function listUsers(svc: Services, opts: { role?: string } = {}): Promise<UserListing[]> {
+  const out: UserListing[] = [];
+  for (const u of await svc.core.users.list()) {
+    if (opts.role && u.role !== opts.role) continue;
+    out.push({ name: u.name, email: u.email, role: u.role, public: u.public, devices: await svc.core.devices.countForUser(u.id), password_scheme: u.password_scheme });
+  }
+  return out;
 }
 
-export function removeUser(svc: Services, name: string): void {
-  const u = user(svc, name);
-  svc.core.tx(() => {
-    svc.core.data.deleteUser(u.id);
-    svc.core.users.delete(u.id);
-  });
+export async function removeUser(svc: Services, name: string): Promise<void> {
+  const u = await user(svc, name);
+  await svc.core.meta.deleteUser(u.id, []);
 }
 
 export async function setPassword(svc: Services, name: string, password: string): Promise<void> {
   if (!password) throw new AdminError('The password must not be empty');
-  const u = user(svc, name);
-  svc.core.users.update(u.id, await hashPassword(password));
+  const u = await user(svc, name);
+  await svc.core.meta.updateUser(u.id, await hashPassword(password), []);
 }
 
-export function setRole(svc: Services, name: string, role: string): void {
+export async function setRole(svc: Services, name: string, role: string): Promise<void> {
   const p = svc.core.permissions;
-  const u = user(svc, name);
+  const u = await user(svc, name);
   if (!p.hasUserRole(role)) throw new AdminError(`The role '${role}' does not exist (roles: ${Object.keys(p.file.user_roles).join(', ')})`);
   if (!u.public && !p.userRole(role).user_can_be_private) throw new AdminError(`Users with role '${role}' can't be private; make '${name}' public first`);
-  svc.core.users.update(u.id, { role });
+  await svc.core.meta.updateUser(u.id, { role }, []);
 }
 
 export interface AddDeviceInput {
@@ -114,15 +111,15 @@ export interface AddDeviceInput {
 }
 
 /** Creates a device with the admin role's device defaults; returns its API key. */
-export function addDevice(svc: Services, path: string, input: AddDeviceInput = {}): string {
+export async function addDevice(svc: Services, path: string, input: AddDeviceInput = {}): Promise<string> {
   const [un, dn] = splitDevicePath(path);
   if (!path.includes('/')) throw new AdminError(`'${path}' is not a device path (USER/DEVICE)`);
-  const u = user(svc, un);
+  const u = await user(svc, un);
   const p = svc.core.permissions;
   const defs = p.userRole('admin').create_device_defaults;
   if (!validName(dn)) throw new AdminError(`Invalid device name '${dn}'`);
   if (dn === 'user' || dn === 'meta') throw new AdminError(`The '${dn}' device is created with its user`);
-  if (svc.core.devices.get(u.id, dn)) throw new AdminError(`Device '${un}/${dn}' already exists`);
+  if (await svc.core.devices.get(u.id, dn)) throw new AdminError(`Device '${un}/${dn}' already exists`);
   const role = input.role ?? defs.role;
   if (!p.hasDeviceRole(role)) throw new AdminError(`The device role '${role}' does not exist (roles: ${Object.keys(p.file.device_roles).join(', ')})`);
   const isPublic = input.public ?? defs.public;
@@ -130,9 +127,8 @@ export function addDevice(svc: Services, path: string, input: AddDeviceInput = {
   const icon = input.icon ?? defs.icon;
   checkIcon(icon);
   const apikey = input.apikey || newApiKey();
-  if (svc.core.devices.getByApikey(apikey)) throw new AdminError('Device with this API key already exists');
-  svc.core.devices.insert({
-    user_id: u.id,
+  if (await svc.core.devices.getByApikey(apikey)) throw new AdminError('Device with this API key already exists');
+  const device = {
     name: dn,
     nickname: input.nickname ?? defs.nickname,
     description: input.description ?? defs.description,
@@ -143,7 +139,8 @@ export function addDevice(svc: Services, path: string, input: AddDeviceInput = {
     role,
     visible: defs.visible,
     user_editable: defs.user_editable,
-  });
+  };
+  await svc.core.meta.createDevice(u.id, { device, streams: [] }, []);
   return apikey;
 }
 
@@ -155,37 +152,36 @@ export interface DeviceListing {
   streams: number;
 }
 
-export function listDevices(svc: Services, userName: string): DeviceListing[] {
-  const u = user(svc, userName);
-  return svc.core.devices
-    .listForUser(u.id)
-    .map((d) => ({ name: d.name, role: d.role, public: d.public, enabled: d.enabled, streams: svc.core.streams.countForDevice(d.id) }));
+export async function listDevices(svc: Services, userName: string): Promise<DeviceListing[]> {
+  const u = await user(svc, userName);
+  const out: DeviceListing[] = [];
+  for (const d of await svc.core.devices.listForUser(u.id)) {
+    out.push({ name: d.name, role: d.role, public: d.public, enabled: d.enabled, streams: await svc.core.streams.countForDevice(d.id) });
+  }
+  return out;
 }
 
-export function removeDevice(svc: Services, path: string): void {
-  const { d } = device(svc, path);
+export async function removeDevice(svc: Services, path: string): Promise<void> {
+  const { d } = await device(svc, path);
   if (d.name === 'user') throw new AdminError('user device cannot be deleted');
   if (d.name === 'meta') throw new AdminError('meta device cannot be deleted');
-  svc.core.tx(() => {
-    svc.core.data.deleteDevice(d.id);
-    svc.core.devices.delete(d.id);
-  });
+  await svc.core.meta.deleteDevice(d.id, []);
 }
 
 /** Invalidates a device's API key and gives it a new one (which is returned). */
-export function resetApikey(svc: Services, path: string): string {
-  const { d } = device(svc, path);
+export async function resetApikey(svc: Services, path: string): Promise<string> {
+  const { d } = await device(svc, path);
   if (d.name === 'meta') throw new AdminError('The meta device has no API key');
   const key = newApiKey();
-  svc.core.devices.update(d.id, { apikey: key });
+  await svc.core.meta.updateDevice(d.id, { apikey: key }, []);
   return key;
 }
 
-export function dbinfo(svc: Services): { users: number; devices: number; streams: number } {
-  return { users: svc.core.users.count(), devices: svc.core.devices.count(), streams: svc.core.streams.count() };
+export async function dbinfo(svc: Services): Promise<{ users: number; devices: number; streams: number }> {
+  return { users: await svc.core.users.count(), devices: await svc.core.devices.count(), streams: await svc.core.streams.count() };
 }
 
 /** Datapoints, chunks and bytes on disk, in total and per substream (`connectordb dbinfo`). */
-export function storageInfo(svc: Services): StorageStats {
-  return svc.core.data.stats();
+export function storageInfo(svc: Services): Promise<StorageInfo> {
+  return svc.data.storageInfo(null);
 }

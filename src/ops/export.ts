@@ -23,19 +23,19 @@ const writeJSON = (file: string, v: unknown) => writeFileSync(file, JSON.stringi
  * transaction, so the export is a consistent snapshot even while the server keeps writing.
  * `connectordb.json` is written last; on failure the half-written directory is removed.
  */
-export function exportDatabase(svc: Services, outDir: string, progress: ProgressSink = silentProgress): ExportStats {
+export async function exportDatabase(svc: Services, outDir: string, progress: ProgressSink = silentProgress): Promise<ExportStats> {
   if (existsSync(outDir)) throw new Error(`The given export location already exists: ${outDir}`);
   const core = svc.core;
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const stats: ExportStats = { users: 0, devices: 0, streams: 0, datapoints: 0 };
   try {
-    core.tx(() => {
-      const users = core.users.list();
+    await core.storage.exclusive('read', async () => {
+      const users = await core.users.list();
       let total = 0;
       for (const u of users) {
-        for (const d of core.devices.listForUser(u.id)) {
-          for (const s of core.streams.listForDevice(d.id)) {
-            total += core.data.length(s.id, MAIN) + (s.downlink ? core.data.length(s.id, DOWNLINK) : 0);
+        for (const d of await core.devices.listForUser(u.id)) {
+          for (const s of await core.streams.listForDevice(d.id)) {
+            total += (await core.data.length(s.id, MAIN)) + (s.downlink ? await core.data.length(s.id, DOWNLINK) : 0);
           }
         }
       }
@@ -45,26 +45,26 @@ export function exportDatabase(svc: Services, outDir: string, progress: Progress
         mkdirSync(udir, { mode: 0o700 });
         writeJSON(path.join(udir, USER_FILE), ordered(u, USER_KEYS));
         stats.users++;
-        for (const d of core.devices.listForUser(u.id)) {
+        for (const d of await core.devices.listForUser(u.id)) {
           const ddir = path.join(udir, d.name);
           mkdirSync(ddir, { mode: 0o700 });
           writeJSON(path.join(ddir, DEVICE_FILE), ordered(d, DEVICE_KEYS));
           stats.devices++;
-          for (const s of core.streams.listForDevice(d.id)) {
+          for (const s of await core.streams.listForDevice(d.id)) {
             const sdir = path.join(ddir, s.name);
             mkdirSync(sdir, { mode: 0o700 });
             writeJSON(path.join(sdir, STREAM_FILE), ordered(s, STREAM_KEYS));
             stats.streams++;
             const where = `${u.name}/${d.name}/${s.name}`;
-            const dump = (sub: Sub, file: string) => {
-              const n = core.data.length(s.id, sub);
+            const dump = async (sub: Sub, file: string) => {
+              const n = await core.data.length(s.id, sub);
               const fd = openSync(path.join(sdir, file), 'w', 0o600);
               try {
                 writeSync(fd, '[');
-                for (let i = 0; i < n; i += READ_CHUNK) {
-                  const rows = core.data.read(s.id, sub, i, Math.min(n, i + READ_CHUNK));
-                  if (rows.length === 0) break;
-                  writeSync(fd, (i > 0 ? ',' : '') + rows.join(','));
+                let first = true;
+                for await (const rows of core.data.readBatches(s.id, sub, 0, n, READ_CHUNK)) {
+                  writeSync(fd, (first ? '' : ',') + rows.join(','));
+                  first = false;
                   stats.datapoints += rows.length;
                   progress.update(where, stats.datapoints, total);
                 }
@@ -73,8 +73,8 @@ export function exportDatabase(svc: Services, outDir: string, progress: Progress
                 closeSync(fd);
               }
             };
-            dump(MAIN, DATA_FILE);
-            if (s.downlink) dump(DOWNLINK, DOWNLINK_FILE);
+            await dump(MAIN, DATA_FILE);
+            if (s.downlink) await dump(DOWNLINK, DOWNLINK_FILE);
             progress.update(where, stats.datapoints, total);
           }
         }

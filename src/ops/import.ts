@@ -92,7 +92,7 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     progress.info(`warning: ${m}`);
   };
 
-  // Everything asynchronous (hashing) happens before the transaction, which then runs in one go.
+  // Hashing happens before the transaction, which then runs in one go.
   const users: { dir: string; json: Obj; name: string; hash: PasswordHash }[] = [];
   for (const ud of subdirs(inDir)) {
     const file = path.join(inDir, ud, USER_FILE);
@@ -119,18 +119,18 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
   let where = '';
   let doneBytes = 0;
 
-  const importData = (ref: StreamRef, sub: Sub, file: string) => {
+  const importData = async (ref: StreamRef, sub: Sub, file: string) => {
     let chunk: Datapoint[] = [];
     let index = 0;
     const base = doneBytes;
-    const flush = () => {
+    const flush = async () => {
       // One store() per run of equal senders: `o` is kept verbatim (downlinks mix senders).
       let i = 0;
       while (i < chunk.length) {
         const o = chunk[i].o ?? '';
         let j = i + 1;
         while (j < chunk.length && (chunk[j].o ?? '') === o) j++;
-        svc.data.store(ref, sub, chunk.slice(i, j), o, false);
+        await svc.data.store(ref, sub, chunk.slice(i, j), o, false);
         i = j;
       }
       stats.datapoints += chunk.length;
@@ -147,25 +147,26 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
       const dp: Datapoint = { t: (e.t as number | null | undefined) ?? 0, d: e.d === undefined ? null : e.d };
       if (typeof e.o === 'string' && e.o !== '') dp.o = e.o;
       chunk.push(dp);
-      if (chunk.length >= IMPORT_CHUNK) flush();
+      if (chunk.length >= IMPORT_CHUNK) await flush();
       index++;
     }
-    if (chunk.length > 0) flush();
+    if (chunk.length > 0) await flush();
   };
 
-  const importStream = (u: UserRow, d: DeviceRow, sdir: string) => {
+  const importStream = async (u: UserRow, d: DeviceRow, sdir: string) => {
     const json = readObject(path.join(sdir, STREAM_FILE));
     const name = str(json, 'name', path.basename(sdir));
     where = `${u.name}/${d.name}/${name}`;
     if (!validName(name)) throw new Error(`invalid stream name '${name}'`);
-    if (core.streams.get(d.id, name)) throw new Error('Stream with this name already exists');
+    if (await core.streams.get(d.id, name)) throw new Error('Stream with this name already exists');
     const role = perms.userRole(u.role);
-    if (role.max_streams > 0 && core.streams.countForDevice(d.id) >= role.max_streams) throw new Error('Exceeded maximum stream number for device');
+    if (role.max_streams > 0 && (await core.streams.countForDevice(d.id)) >= role.max_streams) throw new Error('Exceeded maximum stream number for device');
     const schema = normalizeSchema(str(json, 'schema', '{}') || '{}');
     const downlink = bool(json, 'downlink');
     // Created with schema {} and not ephemeral, so old data that a later schema refuses still goes
     // in; both are set afterwards (§7.3).
-    const id = core.streams.insert({
+    const s: StreamRow = await core.meta.createStream(
+      {
       device_id: d.id,
       name,
       nickname: str(json, 'nickname'),
@@ -175,15 +176,17 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
       datatype: str(json, 'datatype'),
       ephemeral: false,
       downlink,
-    });
-    const s: StreamRow = core.streams.getById(id)!;
+      },
+      [],
+    );
+    const id = s.id;
     const ref: StreamRef = { user: u, device: d, stream: s, path: where };
     const data = path.join(sdir, DATA_FILE);
-    if (existsSync(data)) importData(ref, MAIN, data);
+    if (existsSync(data)) await importData(ref, MAIN, data);
     const dl = path.join(sdir, DOWNLINK_FILE);
-    if (downlink && existsSync(dl)) importData(ref, DOWNLINK, dl);
+    if (downlink && existsSync(dl)) await importData(ref, DOWNLINK, dl);
     const ephemeral = bool(json, 'ephemeral');
-    if (schema !== '{}' || ephemeral) core.streams.update(id, { schema, ephemeral });
+    if (schema !== '{}' || ephemeral) await core.meta.updateStream(id, { schema, ephemeral }, false, []);
     stats.streams++;
   };
 
@@ -199,29 +202,29 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     user_editable: bool(json, 'user_editable', zero.user_editable),
   });
 
-  const checkKey = (key: string, selfId: number) => {
-    const other = core.devices.getByApikey(key);
+  const checkKey = async (key: string, selfId: number) => {
+    const other = await core.devices.getByApikey(key);
     if (other && other.id !== selfId) throw new Error('Device with this API key already exists (API keys are kept by the import)');
   };
 
-  const importDevice = (u: UserRow, ddir: string) => {
+  const importDevice = async (u: UserRow, ddir: string) => {
     const json = readObject(path.join(ddir, DEVICE_FILE));
     const name = str(json, 'name', path.basename(ddir));
     where = `${u.name}/${name}`;
     if (name === 'meta') return; // re-created empty with the user (§7.2)
     let d: DeviceRow;
     if (name === 'user') {
-      const cur = core.devices.get(u.id, 'user')!;
+      const cur = (await core.devices.get(u.id, 'user'))!;
       const f = deviceFields(json, cur);
       if (f.apikey === '') f.apikey = cur.apikey;
-      checkKey(f.apikey, cur.id);
-      core.devices.update(cur.id, f);
-      d = core.devices.getById(cur.id)!;
+      await checkKey(f.apikey, cur.id);
+      await core.meta.updateDevice(cur.id, f, []);
+      d = (await core.devices.getById(cur.id))!;
     } else {
       if (!validName(name)) throw new Error(`invalid device name '${name}'`);
-      if (core.devices.get(u.id, name)) throw new Error('Device with this name already exists');
+      if (await core.devices.get(u.id, name)) throw new Error('Device with this name already exists');
       const role = perms.userRole(u.role);
-      if (role.max_devices > 0 && core.devices.countForUser(u.id) >= role.max_devices) throw new Error("Can't create device: Device number limit exceeded.");
+      if (role.max_devices > 0 && (await core.devices.countForUser(u.id)) >= role.max_devices) throw new Error("Can't create device: Device number limit exceeded.");
       const f = deviceFields(json, {
         nickname: '',
         description: '',
@@ -234,14 +237,14 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
         user_editable: false,
       });
       if (f.apikey === '') f.apikey = newApiKey();
-      checkKey(f.apikey, -1);
-      d = core.devices.getById(core.devices.insert({ user_id: u.id, name, ...f }))!;
+      await checkKey(f.apikey, -1);
+      d = await core.meta.createDevice(u.id, { device: { name, ...f }, streams: [] }, []);
     }
     stats.devices++;
-    for (const sd of subdirs(ddir)) importStream(u, d, path.join(ddir, sd));
+    for (const sd of subdirs(ddir)) await importStream(u, d, path.join(ddir, sd));
   };
 
-  const importUser = (entry: (typeof users)[number]) => {
+  const importUser = async (entry: (typeof users)[number]) => {
     const { json, name, hash } = entry;
     where = name;
     const email = str(json, 'email');
@@ -251,9 +254,9 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     // `start` creates an `admin`, which the default list forbids for API creation).
     if (!perms.hasUserRole(role)) throw new Error(`The given role '${role}' does not exist (add it to the permissions file first)`);
     if (!validEmail(email)) throw new Error(`Invalid Email Address '${email}'`);
-    if (perms.file.max_users > 0 && core.users.count() >= perms.file.max_users) throw new Error('Maximum user limit was reached');
-    svc.users.checkUnique(name, email);
-    const u = svc.users.insertUser(
+    if (perms.file.max_users > 0 && (await core.users.count()) >= perms.file.max_users) throw new Error('Maximum user limit was reached');
+    await svc.users.checkUnique(name, email);
+    const u = await svc.users.insertUser(
       {
         name,
         email,
@@ -270,12 +273,12 @@ export async function importDatabase(svc: Services, inDir: string, progress: Pro
     const devs = subdirs(entry.dir);
     // `user` first, as the original: it exists already and is overwritten rather than created.
     devs.sort((a, b) => (a === 'user' ? -1 : b === 'user' ? 1 : 0));
-    for (const dd of devs) importDevice(u, path.join(entry.dir, dd));
+    for (const dd of devs) await importDevice(u, path.join(entry.dir, dd));
   };
 
   try {
-    core.tx(() => {
-      for (const u of users) importUser(u);
+    await core.storage.exclusive('write', async () => {
+      for (const u of users) await importUser(u);
     });
   } catch (e) {
     progress.end();

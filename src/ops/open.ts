@@ -3,15 +3,14 @@ import { type Config } from '../config';
 import { type LoadOptions, databaseFile, readConfig } from '../config/load';
 import { loadPermissions } from '../config/permissions';
 import { type Services, buildServices } from '../domain';
-import { type DB, openDatabase } from '../storage/sqlite/db';
-import { checkNotOriginalDatabase } from './original';
+import { type SqliteStorage, openStorage } from '../storage';
 
 export interface OpenedDatabase {
   config: Config;
-  db: DB;
+  storage: SqliteStorage;
   svc: Services;
   warnings: string[];
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -25,9 +24,8 @@ export function openFolder(target: string, opts: LoadOptions & { mustExist?: boo
   if (opts.mustExist !== false && !existsSync(file)) {
     throw new Error(`No database at ${file}: create one first (connectordb create DIR) or check the path`);
   }
-  checkNotOriginalDatabase(file);
   const permissions = loadPermissions(config);
-  const db = openDatabase(file, { synchronous: config.sql.synchronous });
-  const svc = buildServices(db, config, permissions);
-  return { config, db, svc, warnings, close: () => db.close() };
+  const storage = openStorage(config, { file });
+  const svc = buildServices(storage, config, permissions);
+  return { config, storage, svc, warnings, close: () => storage.close() };
 }

@@ -1,4 +1,32 @@
-/** Rows as the stores hand them to services (booleans already converted). */
+import type { DecodedChunk } from './chunks';
+
+/**
+ * The storage interface: everything the services know about where users, devices, streams and
+ * datapoints live. Types only; the engines implement it (`sqlite/` today, `postgres/` next), and
+ * the services import nothing else from `storage/`.
+ *
+ * Shape, and why:
+ * - Every method returns a Promise, so an engine that talks to a server over a socket (PostgreSQL
+ *   through `pg`) implements it as it is. The SQLite engine answers from synchronous
+ *   better-sqlite3 calls; its promises are already settled, so the cost is one microtask per call.
+ * - Hot paths are one call per batch or chunk, never per datapoint: an insert of any size is one
+ *   `insertDatapoints`, a read is one `readBatches` iterator that yields chunk-sized arrays.
+ * - Writes are coarse and atomic. better-sqlite3 cannot keep a transaction open across `await`,
+ *   and a PostgreSQL transaction is a round trip per statement, so there is no generic
+ *   `tx(async fn)` on the hot paths: the service validates first (reads may be awaited), then
+ *   hands the engine one complete operation (a user with its devices, streams and log entries; a
+ *   delete with its cascade; a batch of datapoints with the rule that orders and encodes them),
+ *   which the engine runs in one transaction — SQLite synchronously inside `db.transaction`,
+ *   PostgreSQL as BEGIN … SELECT … FOR UPDATE … COMMIT on one pooled client.
+ * - Whatever must be decided against the committed state inside that transaction (the ordering
+ *   and restamp rule, which needs the substream's last timestamp) is passed in as a pure,
+ *   synchronous function of that state (`InsertRule.prepare`): the engine locks the state, calls
+ *   the function, writes what it returns. The function never touches storage.
+ * - Uniqueness that the service checked before the write (names, e-mails, API keys) is enforced
+ *   again by the engine's own constraints; a lost race surfaces as `StorageConflict`.
+ */
+
+/** Rows as the engines hand them to services (booleans already converted). */
 export interface UserRow {
   id: number;
   name: string;
@@ -45,14 +73,27 @@ export interface StreamRow {
   keep_seconds?: number;
 }
 
+/** A stream row listed with the device fields that `GET /crud/{user}?q=streams` filters on. */
+export interface UserStreamRow extends StreamRow {
+  device_name: string;
+  device_public: boolean;
+  device_visible: boolean;
+}
+
+export type NewUser = Omit<UserRow, 'id'>;
+export type NewDevice = Omit<DeviceRow, 'id'>;
+export type NewStream = Omit<StreamRow, 'id'>;
+
 /** Substreams of a stream: its main data and its downlink (data-model §5). */
 export const MAIN = 0;
 export const DOWNLINK = 1;
 export type Sub = typeof MAIN | typeof DOWNLINK;
 
+/** The per-substream summary an insert decides on; the engine reads it locked. */
 export interface SubstreamInfo {
   length: number;
   last_t: number;
+  /** Bytes of wire text stored, for the size quotas. */
   bytes: number;
 }
 
@@ -62,3 +103,239 @@ export interface StoredPoint {
   j: string;
 }
 
+/** What `InsertRule.prepare` hands back: the points to append and their size for the quotas. */
+export interface StoredBatch {
+  points: StoredPoint[];
+  bytes: number;
+}
+
+/**
+ * How a batch of datapoints goes in. `prepare` is pure and synchronous: called once inside the
+ * engine's transaction with the substream's current (locked) summary, it applies the ordering and
+ * restamp rule and encodes the points, or throws to refuse the batch (the error reaches the
+ * caller unchanged). The engine then checks the quotas, assigns indexes from `info.length` and
+ * updates the summary, all in the same transaction.
+ */
+export interface InsertRule {
+  prepare(info: SubstreamInfo): StoredBatch;
+  /** 0 = no limit. Compared with the stored bytes of the substream / of all the device's streams. */
+  maxStreamBytes: number;
+  maxDeviceBytes: number;
+  /** The error to throw when a quota would be exceeded. */
+  quotaError(which: 'stream' | 'device'): Error;
+}
+
+/** Retention: keep at most `datapoints` and/or only those newer than `seconds`; 0 = no limit. */
+export interface Retention {
+  datapoints: number;
+  seconds: number;
+}
+
+/** One insert: the target substream (the device for its quota) and the rule. */
+export interface InsertTarget {
+  streamId: number;
+  deviceId: number;
+  sub: Sub;
+  /**
+   * The stream's retention: after the append, in the same transaction, the engine may drop the
+   * oldest datapoints that fall outside it when that is cheap (whole chunks); the sweep trims exactly.
+   */
+  keep?: Retention;
+}
+
+/**
+ * An entry of a user's `meta/log` stream written in the same transaction as the operation it
+ * records. The engine finds the user's `meta` device (no entry when it is gone), re-creates the
+ * `log` stream from `logStream` when the user deleted it, and inserts with `rule` (restamped).
+ * `userId` NEW_USER (0, never a row id) means the user created by the same operation.
+ */
+export interface LogEntry {
+  userId: number;
+  rule: InsertRule;
+  logStream: Omit<NewStream, 'device_id'>;
+}
+export const NEW_USER = 0;
+
+/** A device to create with its streams. */
+export interface NewDeviceTree {
+  device: Omit<NewDevice, 'user_id'>;
+  streams: Omit<NewStream, 'device_id'>[];
+}
+
+/** Bytes and counts of one stream's storage, for `dbinfo` and the admin query. */
+export interface StreamStorageStats {
+  streamId: number;
+  sub: Sub;
+  datapoints: number;
+  /** Sealed chunks (0 for an engine that stores a row per datapoint). */
+  chunks: number;
+  /** Datapoints not yet sealed into a chunk (all of them for a row-per-datapoint engine). */
+  tail: number;
+  /** Bytes the substream's datapoints take: chunk bytes plus the tail's text. */
+  bytes: number;
+}
+
+/** Metadata reads. Engines answer from committed state. */
+export interface UserReads {
+  get(name: string): Promise<UserRow | undefined>;
+  getById(id: number): Promise<UserRow | undefined>;
+  /** Password logins match name or email case-insensitively (rest-api §2). */
+  findLogin(nameOrEmail: string): Promise<UserRow | undefined>;
+  nameTaken(name: string): Promise<boolean>;
+  emailTakenBy(email: string): Promise<UserRow | undefined>;
+  list(): Promise<UserRow[]>;
+  count(): Promise<number>;
+}
+
+export interface DeviceReads {
+  get(userId: number, name: string): Promise<DeviceRow | undefined>;
+  getById(id: number): Promise<DeviceRow | undefined>;
+  /** Lookup by the key's hash; the caller compares the key itself in constant time. */
+  getByApikey(key: string): Promise<DeviceRow | undefined>;
+  listForUser(userId: number): Promise<DeviceRow[]>;
+  count(): Promise<number>;
+  countForUser(userId: number): Promise<number>;
+  countPrivateForUser(userId: number): Promise<number>;
+}
+
+export interface StreamReads {
+  get(deviceId: number, name: string): Promise<StreamRow | undefined>;
+  getById(id: number): Promise<StreamRow | undefined>;
+  listForDevice(deviceId: number): Promise<StreamRow[]>;
+  listForUser(userId: number): Promise<UserStreamRow[]>;
+  count(): Promise<number>;
+  countForDevice(deviceId: number): Promise<number>;
+}
+
+/**
+ * Metadata writes: each one transaction including its meta-log entries and cascades, and each
+ * signals a change (see `Storage.onChange`). A uniqueness violation is a `StorageConflict`.
+ */
+export interface MetaWrites {
+  /** A user with its devices (the automatic `user` and `meta` ones included) and their streams. */
+  createUser(user: NewUser, devices: NewDeviceTree[], log: LogEntry[]): Promise<UserRow>;
+  createDevice(userId: number, tree: NewDeviceTree, log: LogEntry[]): Promise<DeviceRow>;
+  createStream(stream: NewStream, log: LogEntry[]): Promise<StreamRow>;
+  updateUser(id: number, fields: Partial<NewUser>, log: LogEntry[]): Promise<void>;
+  /** A key change updates its hash too. */
+  updateDevice(id: number, fields: Partial<NewDevice>, log: LogEntry[]): Promise<void>;
+  /** `clearDownlink` drops the downlink's data in the same transaction (downlink switched off). */
+  updateStream(id: number, fields: Partial<NewStream>, clearDownlink: boolean, log: LogEntry[]): Promise<void>;
+  /** Deletes with everything below, datapoints included. */
+  deleteUser(id: number, log: LogEntry[]): Promise<void>;
+  deleteDevice(id: number, log: LogEntry[]): Promise<void>;
+  deleteStream(id: number, log: LogEntry[]): Promise<void>;
+  /** Drops one substream's data and summary (DELETE ?downlink=true). */
+  clearSubstream(streamId: number, sub: Sub, log: LogEntry[]): Promise<void>;
+}
+
+/**
+ * Datapoints. Indexes are 0-based, ranges half-open [i1, i2) and already resolved by the service
+ * (no negative indexes reach an engine). Timestamps never decrease along the index.
+ */
+export interface DatapointStorage {
+  length(streamId: number, sub: Sub): Promise<number>;
+  /** Index of the first datapoint with t strictly greater than `t` (the length when none). */
+  time2index(streamId: number, sub: Sub, t: number): Promise<number>;
+  /**
+   * Appends one batch atomically (see InsertRule). Concurrent calls may share a transaction
+   * (group commit) but each is all-or-nothing on its own and settles only after the commit that
+   * holds it: an acknowledged write is durable to the configured `synchronous` level.
+   */
+  insertDatapoints(target: InsertTarget, rule: InsertRule): Promise<void>;
+  /**
+   * Wire texts of [i1, i2) in index order, as arrays of about `chunk` points (an engine with a
+   * chunked layout may yield its own chunk sizes). Memory stays flat: nothing is fetched before it
+   * is pulled, and no statement or cursor stays open between pulls longer than one batch.
+   */
+  readBatches(streamId: number, sub: Sub, i1: number, i2: number, chunk?: number): AsyncIterableIterator<string[]>;
+  /**
+   * Removes [i1, i2) of one substream; later datapoints' indexes shift down by i2 − i1 and the
+   * summary is updated (length, bytes; last_t when the tail went). Returns the count removed.
+   */
+  deleteRange(streamId: number, sub: Sub, i1: number, i2: number, log?: LogEntry[]): Promise<number>;
+  /**
+   * Trims every substream to its retention exactly: the stream's own (`keep_datapoints`,
+   * `keep_seconds`), else `defaults`; `now` in seconds. One transaction per substream; returns the
+   * datapoints removed. Subscribers are not told.
+   */
+  sweepRetention(defaults: Retention, now: number): Promise<number>;
+  /** Storage figures per substream of the given streams (all streams when omitted). */
+  storageStats(streamIds?: number[]): Promise<StreamStorageStats[]>;
+}
+
+/**
+ * The synchronous read capability the query pipeline runs on today: PipeScript transforms,
+ * merges, datasets and the Atom feed pull datapoints one at a time through synchronous
+ * iterators, with no per-datapoint `await` (which would cost more than the transforms). SQLite
+ * provides it. An engine that cannot answer synchronously leaves `Storage.sync` undefined; then:
+ *
+ * - Reads without a transform (the bulk of the traffic: plain index and time ranges, exports,
+ *   the websocket) never need it: they stream `readBatches` straight to the socket.
+ * - For pipelines, the PostgreSQL engine will feed the same synchronous stages by PREFETCH, two
+ *   ways chosen by the size of the plan (known before the first datapoint: every query resolves
+ *   its streams, permissions, `length` and `time2index` eagerly, asynchronously, first):
+ *   1. plans of at most PREFETCH_POINTS (100,000) datapoints per source: the service awaits
+ *      `readBatches` for each source into memory, then runs the pipeline synchronously over
+ *      in-memory `SyncReads` (a few MB at most; the common dashboard and dataset queries);
+ *   2. larger plans run the synchronous pipeline in a worker thread whose sources block on
+ *      `Atomics.wait` over a SharedArrayBuffer, which the main thread refills one batch at a
+ *      time from `readBatches`; outputs come back as batches of wire text (postMessage). The
+ *      stages stay as they are (no PAUSE to propagate, nothing to make resumable), memory stays
+ *      flat, and the cost is one wake-up per batch, not per datapoint.
+ *   `resolveStream` here is answered from the streams resolved in that eager step.
+ */
+export interface SyncReads {
+  resolveStream(user: string, device: string, stream: string): { user?: UserRow; device?: DeviceRow; stream?: StreamRow };
+  length(streamId: number, sub: Sub): number;
+  time2index(streamId: number, sub: Sub, t: number, length?: number): number;
+  read(streamId: number, sub: Sub, i1: number, i2: number): string[];
+  /**
+   * [i1, i2) as decoded chunks, lazily, a few per statement: numeric chunks carry their values as
+   * typed arrays, so the pipeline builds datapoints without parsing JSON text.
+   */
+  pieces?(streamId: number, sub: Sub, i1: number, i2: number): Iterator<ChunkPiece>;
+}
+
+/** Points [from, to) of one decoded chunk. */
+export interface ChunkPiece {
+  chunk: DecodedChunk;
+  from: number;
+  to: number;
+}
+
+/** The whole interface: one per open database (one per server process). */
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly users: UserReads;
+  readonly devices: DeviceReads;
+  readonly streams: StreamReads;
+  readonly meta: MetaWrites;
+  readonly data: DatapointStorage;
+  /** Present when the engine can answer reads synchronously (SQLite). */
+  readonly sync?: SyncReads;
+
+  /** The stream with its device and user by names, in one call (the resolve on cache misses). */
+  resolveStream(user: string, device: string, stream: string): Promise<{ user?: UserRow; device?: DeviceRow; stream?: StreamRow }>;
+
+  /**
+   * The change signal for metadata caches (API-key logins, stream paths): `listener` runs after
+   * every local metadata write (and after a failed write, which may have been seen half-done),
+   * and whenever another process changed the data. SQLite learns of other processes through
+   * PRAGMA data_version, which it asks in `pollChanges` (cheap, at most once a millisecond);
+   * PostgreSQL through LISTEN/NOTIFY, pushed, so its `pollChanges` does nothing — and while its
+   * listening connection is down it reports a change on every poll, so caches are bypassed.
+   */
+  onChange(listener: () => void): void;
+  pollChanges(): void;
+
+  /**
+   * Offline bulk work (import, export, admin commands run from the CLI): `fn` runs inside one
+   * transaction that may span awaits; the engine's other writes wait until it ends. Not for
+   * request handlers: on SQLite other requests would read the open transaction's writes.
+   * `mode: 'read'` is a consistent snapshot for reading only.
+   */
+  exclusive<T>(mode: 'read' | 'write', fn: () => Promise<T>): Promise<T>;
+
+  close(): Promise<void>;
+}

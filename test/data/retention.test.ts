@@ -58,7 +58,7 @@ describe('retention', () => {
     const before = Number((await get(p, 'q=length')).text);
     const whole = await get(p, 'i1=0&i2=0');
     expect(whole.body).toEqual(all.slice(all.length - before));
-    t.services.data.sweepRetention();
+    await t.services.data.sweepRetention();
     expect((await get(p, 'q=length')).text).toBe('2000');
     expect((await get(p, 'i1=0&i2=0')).text).toBe(JSON.stringify(all.slice(3000)));
     expect((await get(p, `q=time2index&t=${all[3000].t}`)).text).toBe('1');
@@ -71,7 +71,7 @@ describe('retention', () => {
     expect((await post(p, all)).status).toBe(200);
     // Whole chunks older than 100 s went at insert already.
     expect(Number((await get(p, 'q=length')).text)).toBeLessThanOrEqual(1000);
-    t.services.data.sweepRetention(now);
+    await t.services.data.sweepRetention(now);
     expect((await get(p, 'i1=0&i2=0')).body).toEqual(all.filter((x) => x.t > now - 100));
   });
 
@@ -85,7 +85,7 @@ describe('retention', () => {
       const own = await mk({ schema: '{}', retention: { datapoints: 10 } }, app, keyAuth(k));
       expect((await post(p, pts(4000, 0), app, keyAuth(k))).status).toBe(200);
       expect((await post(own.p, pts(50, 0), app, keyAuth(k))).status).toBe(200);
-      app.services.data.sweepRetention();
+      await app.services.data.sweepRetention();
       expect((await get(p, 'q=length', app, keyAuth(k))).text).toBe('1500');
       expect((await get(own.p, 'q=length', app, keyAuth(k))).text).toBe('10');
       // The stream JSON still has the original's shape.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as admin from '../../src/ops/admin';
-import { backupDatabase } from '../../src/ops/backup';
+import { backupDatabase } from '../../src/storage/sqlite/backup';
 import { openFolder } from '../../src/ops/open';
 import { basic, freshFolder, serve, tmp } from './util';
 
@@ -19,18 +19,18 @@ describe('admin commands (the original shell, non-interactive)', () => {
   });
   afterAll(async () => {
     await srv.close();
-    o.close();
-    served.close();
+    await o.close();
+    await served.close();
   });
 
   it('adds, lists and removes users; the new user can log in', async () => {
     const key = await admin.addUser(o.svc, { name: 'root', email: 'root@localhost', password: 'r00t', role: 'admin' });
     await admin.addUser(o.svc, { name: 'eve', email: 'eve@x', password: 'evepw', public: true });
-    expect(admin.listUsers(o.svc).map((u) => [u.name, u.role, u.devices])).toEqual([
+    expect((await admin.listUsers(o.svc)).map((u) => [u.name, u.role, u.devices])).toEqual([
       ['root', 'admin', 2],
       ['eve', 'user', 2],
     ]);
-    expect(admin.listUsers(o.svc, { role: 'admin' }).map((u) => u.name)).toEqual(['root']);
+    expect((await admin.listUsers(o.svc, { role: 'admin' })).map((u) => u.name)).toEqual(['root']);
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('root', 'r00t'))).text).toBe('root/user');
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', key))).text).toBe('root/user');
     await expect(admin.addUser(o.svc, { name: 'EVE', email: 'e2@x', password: 'p' })).rejects.toThrow('User with this email or username already exists');
@@ -38,9 +38,9 @@ describe('admin commands (the original shell, non-interactive)', () => {
     await expect(admin.addUser(o.svc, { name: 'x1', email: 'not-an-email', password: 'p' })).rejects.toThrow(/Invalid Email Address/);
     await expect(admin.addUser(o.svc, { name: 'x2', email: 'x2@x', password: 'p', role: 'king' })).rejects.toThrow(/The role 'king' does not exist/);
     await expect(admin.addUser(o.svc, { name: 'x3', email: 'x3@x', password: '' })).rejects.toThrow(/must not be empty/);
-    admin.removeUser(o.svc, 'eve');
-    expect(admin.listUsers(o.svc).map((u) => u.name)).toEqual(['root']);
-    expect(() => admin.removeUser(o.svc, 'eve')).toThrow("User 'eve' does not exist");
+    await admin.removeUser(o.svc, 'eve');
+    expect((await admin.listUsers(o.svc)).map((u) => u.name)).toEqual(['root']);
+    await expect(admin.removeUser(o.svc, 'eve')).rejects.toThrow("User 'eve' does not exist");
   });
 
   it('sets a password and a role; the server sees it at once', async () => {
@@ -51,32 +51,32 @@ describe('admin commands (the original shell, non-interactive)', () => {
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('frank', 'new'))).status).toBe(200);
     const before = await srv.http.get('/api/v1/crud/root').set('Authorization', basic('frank', 'new'));
     expect(before.status).not.toBe(200);
-    admin.setRole(o.svc, 'frank', 'admin');
-    expect(o.svc.core.users.get('frank')!.role).toBe('admin');
+    await admin.setRole(o.svc, 'frank', 'admin');
+    expect((await o.svc.core.users.get('frank'))!.role).toBe('admin');
     const after = await srv.http.get('/api/v1/crud/root').set('Authorization', basic('frank', 'new'));
     expect(after.status).toBe(200);
-    expect(() => admin.setRole(o.svc, 'frank', 'emperor')).toThrow(/does not exist/);
-    admin.setRole(o.svc, 'frank', 'user');
-    expect(o.svc.core.users.get('frank')!.role).toBe('user');
+    await expect(admin.setRole(o.svc, 'frank', 'emperor')).rejects.toThrow(/does not exist/);
+    await admin.setRole(o.svc, 'frank', 'user');
+    expect((await o.svc.core.users.get('frank'))!.role).toBe('user');
   });
 
   it('adds, lists and removes devices and resets API keys', async () => {
-    const key = admin.addDevice(o.svc, 'frank/sensor', { nickname: 'S' });
+    const key = await admin.addDevice(o.svc, 'frank/sensor', { nickname: 'S' });
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', key))).text).toBe('frank/sensor');
-    expect(admin.listDevices(o.svc, 'frank').map((d) => d.name)).toEqual(['user', 'meta', 'sensor']);
-    const fresh = admin.resetApikey(o.svc, 'frank/sensor');
+    expect((await admin.listDevices(o.svc, 'frank')).map((d) => d.name)).toEqual(['user', 'meta', 'sensor']);
+    const fresh = await admin.resetApikey(o.svc, 'frank/sensor');
     expect(fresh).not.toBe(key);
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', key))).status).toBe(401);
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', fresh))).text).toBe('frank/sensor');
-    const userKey = admin.resetApikey(o.svc, 'frank');
+    const userKey = await admin.resetApikey(o.svc, 'frank');
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', userKey))).text).toBe('frank/user');
-    expect(() => admin.resetApikey(o.svc, 'frank/meta')).toThrow('The meta device has no API key');
-    expect(() => admin.addDevice(o.svc, 'frank/sensor')).toThrow(/already exists/);
-    expect(() => admin.addDevice(o.svc, 'frank/user')).toThrow(/created with its user/);
-    expect(() => admin.removeDevice(o.svc, 'frank/user')).toThrow('user device cannot be deleted');
-    admin.removeDevice(o.svc, 'frank/sensor');
+    await expect(admin.resetApikey(o.svc, 'frank/meta')).rejects.toThrow('The meta device has no API key');
+    await expect(admin.addDevice(o.svc, 'frank/sensor')).rejects.toThrow(/already exists/);
+    await expect(admin.addDevice(o.svc, 'frank/user')).rejects.toThrow(/created with its user/);
+    await expect(admin.removeDevice(o.svc, 'frank/user')).rejects.toThrow('user device cannot be deleted');
+    await admin.removeDevice(o.svc, 'frank/sensor');
     expect((await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', fresh))).status).toBe(401);
-    expect(admin.dbinfo(o.svc)).toEqual({ users: 2, devices: 4, streams: 2 });
+    expect(await admin.dbinfo(o.svc)).toEqual({ users: 2, devices: 4, streams: 2 });
   });
 });
 
@@ -103,9 +103,9 @@ describe('backup', () => {
       // A second connection, as `node dist/main.js backup DIR FILE` opens while the server runs.
       const other = openFolder(o.dir, { env: {} });
       try {
-        await backupDatabase(other.db, file);
+        await backupDatabase(other.storage.db, file);
       } finally {
-        other.close();
+        await other.close();
       }
       stop = true;
       await writer;
@@ -117,7 +117,7 @@ describe('backup', () => {
       try {
         expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
       } finally {
-        copy.close();
+        await copy.close();
       }
       // The copy opens as a database folder and holds whole inserts only.
       const restoreDir = tmp('cdb-restore-');
@@ -126,18 +126,18 @@ describe('backup', () => {
       writeFileSync(path.join(restoreDir, 'connectordb.conf'), '{}');
       const r = openFolder(restoreDir, { env: {} });
       try {
-        const u = r.svc.core.users.get('w')!;
-        const s = r.svc.core.streams.get(r.svc.core.devices.get(u.id, 'user')!.id, 's')!;
-        const len = r.svc.core.data.length(s.id, 0);
+        const u = (await r.svc.core.users.get('w'))!;
+        const s = (await r.svc.core.streams.get((await r.svc.core.devices.get(u.id, 'user'))!.id, 's'))!;
+        const len = await r.svc.core.data.length(s.id, 0);
         expect(len % 500).toBe(0);
         expect(len).toBeGreaterThanOrEqual(1500);
       } finally {
-        r.close();
+        await r.close();
       }
-      await expect(backupDatabase(o.db, file)).rejects.toThrow(/already exists/);
+      await expect(backupDatabase(o.storage.db, file)).rejects.toThrow(/already exists/);
     } finally {
       await srv.close();
-      o.close();
+      await o.close();
     }
   });
 });

@@ -21,12 +21,12 @@ describe('server format (version 2): original → ours → export → import', (
     const stats = await importDatabase(a.svc, fixture);
     expect(stats).toMatchObject({ version: 2, users: 3, devices: 5, streams: 6, datapoints: 3 + 2 + 3 + 4 + CPU_POINTS });
     // Exported before anyone logs in, so the password hashes are still the original's.
-    exportDatabase(a.svc, ourExport);
+    await exportDatabase(a.svc, ourExport);
     srv = await serve(a);
   });
   afterAll(async () => {
     await srv.close();
-    a.close();
+    await a.close();
   });
 
   it('keeps objects, fields and API keys', async () => {
@@ -34,17 +34,17 @@ describe('server format (version 2): original → ours → export → import', (
     expect(this_.text).toBe('alice/phone');
     const bob = await srv.http.get('/api/v1/?q=this').set('Authorization', basic('', KEYS.bobLaptop));
     expect(bob.text).toBe('bob/laptop');
-    const u = a.svc.core.users.get('carol')!;
+    const u = (await a.svc.core.users.get('carol'))!;
     expect(u).toMatchObject({ email: 'Carol <carol@x>', nickname: 'CAROL', public: true, role: 'user' });
-    const alice = a.svc.core.users.get('alice')!;
-    const phone = a.svc.core.devices.get(alice.id, 'phone')!;
+    const alice = (await a.svc.core.users.get('alice'))!;
+    const phone = (await a.svc.core.devices.get(alice.id, 'phone'))!;
     expect(phone).toMatchObject({ nickname: 'P1', enabled: false, visible: false, user_editable: false, apikey: KEYS.alicePhone, role: '' });
-    const userDev = a.svc.core.devices.get(alice.id, 'user')!;
+    const userDev = (await a.svc.core.devices.get(alice.id, 'user'))!;
     expect(userDev.apikey).toBe(KEYS.aliceUser);
-    const temp = a.svc.core.streams.get(phone.id, 'temperature')!;
+    const temp = (await a.svc.core.streams.get(phone.id, 'temperature'))!;
     expect(temp).toMatchObject({ schema: '{"type":"number","minimum":0}', icon: 'material:whatshot', ephemeral: false });
-    const bobU = a.svc.core.users.get('bob')!;
-    const live = a.svc.core.streams.get(a.svc.core.devices.get(bobU.id, 'laptop')!.id, 'live')!;
+    const bobU = (await a.svc.core.users.get('bob'))!;
+    const live = (await a.svc.core.streams.get((await a.svc.core.devices.get(bobU.id, 'laptop'))!.id, 'live'))!;
     expect(live.ephemeral).toBe(true);
   });
 
@@ -68,10 +68,10 @@ describe('server format (version 2): original → ours → export → import', (
   });
 
   it('skips the meta device: meta/log starts empty', async () => {
-    const alice = a.svc.core.users.get('alice')!;
-    const meta = a.svc.core.devices.get(alice.id, 'meta')!;
-    const log = a.svc.core.streams.get(meta.id, 'log')!;
-    expect(a.svc.core.data.length(log.id, 0)).toBe(0);
+    const alice = (await a.svc.core.users.get('alice'))!;
+    const meta = (await a.svc.core.devices.get(alice.id, 'meta'))!;
+    const log = (await a.svc.core.streams.get(meta.id, 'log'))!;
+    expect(await a.svc.core.data.length(log.id, 0)).toBe(0);
     expect(meta.apikey).toBe('');
   });
 
@@ -92,15 +92,15 @@ describe('server format (version 2): original → ours → export → import', (
 
   it('old bcrypt and SHA512 hashes verify at login and are rehashed with argon2id', async () => {
     for (const [name, pw] of Object.entries(PASSWORDS)) {
-      const before = a.svc.core.users.get(name)!;
+      const before = (await a.svc.core.users.get(name))!;
       expect(['bcrypt', 'SHA512']).toContain(before.password_scheme);
       const bad = await srv.http.get('/api/v1/?q=this').set('Authorization', basic(name, pw + 'x'));
       expect(bad.status).toBe(401);
-      expect(a.svc.core.users.get(name)!.password).toBe(before.password);
+      expect((await a.svc.core.users.get(name))!.password).toBe(before.password);
       const ok = await srv.http.get('/api/v1/?q=this').set('Authorization', basic(name, pw));
       expect(ok.status, name).toBe(200);
       expect(ok.text).toBe(`${name}/user`);
-      const after = a.svc.core.users.get(name)!;
+      const after = (await a.svc.core.users.get(name))!;
       expect(after.password_scheme).toBe('argon2id');
       expect(after.password).toMatch(/^\$argon2id\$/);
       const again = await srv.http.get('/api/v1/?q=this').set('Authorization', basic(name, pw));
@@ -113,23 +113,23 @@ describe('server format (version 2): original → ours → export → import', (
     try {
       await importDatabase(b.svc, ourExport);
       const again = path.join(root, 'again');
-      exportDatabase(b.svc, again);
+      await exportDatabase(b.svc, again);
       expect(readTree(again)).toEqual(readTree(ourExport));
     } finally {
-      b.close();
+      await b.close();
     }
   });
 
-  it('refuses an existing export location', () => {
-    expect(() => exportDatabase(a.svc, ourExport)).toThrow('The given export location already exists');
+  it('refuses an existing export location', async () => {
+    await expect(exportDatabase(a.svc, ourExport)).rejects.toThrow('The given export location already exists');
   });
 });
 
 describe('a failing import leaves the database as it was', () => {
-  const count = (o: Awaited<ReturnType<typeof freshFolder>>) => ({
-    users: o.svc.core.users.count(),
-    devices: o.svc.core.devices.count(),
-    streams: o.svc.core.streams.count(),
+  const count = async (o: Awaited<ReturnType<typeof freshFolder>>) => ({
+    users: await o.svc.core.users.count(),
+    devices: await o.svc.core.devices.count(),
+    streams: await o.svc.core.streams.count(),
   });
 
   it('rolls back everything when the last stream has out-of-order data', async () => {
@@ -140,13 +140,13 @@ describe('a failing import leaves the database as it was', () => {
     try {
       const { addUser } = await import('../../src/ops/admin');
       await addUser(o.svc, { name: 'zed', email: 'zed@x', password: 'zz' });
-      const before = count(o);
+      const before = await count(o);
       await expect(importDatabase(o.svc, dir)).rejects.toThrow(/bob\/laptop\/cpu: Timestamps are not ordered!\nNothing was imported/);
-      expect(count(o)).toEqual(before);
-      expect(o.svc.core.users.get('alice')).toBeUndefined();
-      expect(o.svc.core.users.get('zed')).toBeDefined();
+      expect(await count(o)).toEqual(before);
+      expect(await o.svc.core.users.get('alice')).toBeUndefined();
+      expect(await o.svc.core.users.get('zed')).toBeDefined();
     } finally {
-      o.close();
+      await o.close();
     }
   });
 
@@ -163,11 +163,11 @@ describe('a failing import leaves the database as it was', () => {
       const dir = writeExport(path.join(root, `bad-${name.replace(/ /g, '-')}`), tree);
       const o = await freshFolder();
       try {
-        const before = count(o);
+        const before = await count(o);
         await expect(importDatabase(o.svc, dir), name).rejects.toThrow(re);
-        expect(count(o), name).toEqual(before);
+        expect(await count(o), name).toEqual(before);
       } finally {
-        o.close();
+        await o.close();
       }
     }
   });
@@ -176,11 +176,11 @@ describe('a failing import leaves the database as it was', () => {
     const o = await freshFolder();
     try {
       await importDatabase(o.svc, fixture);
-      const before = count(o);
+      const before = await count(o);
       await expect(importDatabase(o.svc, fixture)).rejects.toThrow(/alice: User with this email or username already exists/);
-      expect(count(o)).toEqual(before);
+      expect(await count(o)).toEqual(before);
     } finally {
-      o.close();
+      await o.close();
     }
   });
 
@@ -195,7 +195,7 @@ describe('a failing import leaves the database as it was', () => {
       mkdirSync(partial);
       await expect(importDatabase(o.svc, partial)).rejects.toThrow(/no connectordb.json/);
     } finally {
-      o.close();
+      await o.close();
     }
   });
 });
@@ -230,7 +230,7 @@ describe('client format (version 1) files', () => {
       expect(hr.body).toEqual([{ t: 7, d: { 'a, ]': '[x]' } }]);
     } finally {
       await srv.close();
-      o.close();
+      await o.close();
     }
   });
 });

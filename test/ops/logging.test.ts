@@ -18,7 +18,7 @@ describe('request logging', () => {
     });
     o.config.failed_login_delay = 0;
     const logger = makeLogger(o.config, sink);
-    const { app } = buildApp({ config: o.config, db: o.db, logger, permissions: o.svc.core.permissions });
+    const { app } = buildApp({ config: o.config, storage: o.storage, logger, permissions: o.svc.core.permissions });
     await app.ready();
     const http = request(app.server);
     try {

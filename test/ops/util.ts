@@ -18,7 +18,7 @@ export async function freshFolder(dir = path.join(tmp(), 'db')): Promise<OpenedD
 /** Serves an opened folder over HTTP on a loopback port. */
 export async function serve(o: OpenedDatabase): Promise<{ app: FastifyInstance; http: ReturnType<typeof request>; url: string; close(): Promise<void> }> {
   o.config.failed_login_delay = 0;
-  const { app } = buildApp({ config: o.config, db: o.db, permissions: o.svc.core.permissions });
+  const { app } = buildApp({ config: o.config, storage: o.storage, permissions: o.svc.core.permissions });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

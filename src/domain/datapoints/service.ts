@@ -2,13 +2,48 @@ import { performance } from 'node:perf_hooks';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Datapoint } from '../../pipescript/datapoint';
 import type { StreamQuery, StreamReader } from '../../query/types';
+import type { UserRole } from '../../permissions';
+import { DOWNLINK, type InsertRule, MAIN, type Retention, type StoredPoint, type StreamRow, type Sub, type SyncReads } from '../../storage/types';
 import type { Core } from '../core';
-import { CANT_ACCESS, findStream } from '../resolve';
+import { CANT_ACCESS, findStream, findStreamSync } from '../resolve';
 import { validator } from '../streams/schema';
-import type { Operator, StreamRef, StreamRow } from '../types';
-import { DOWNLINK, MAIN, type StoredPoint, type Sub } from '../../storage/types';
+import type { Operator, StreamRef } from '../types';
 import { type Transformer, compileTransform } from './transform';
-import type { StorageStats } from '../../storage/sqlite/chunked';
+
+/** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
+export const READ_CHUNK = 2000;
+
+/** Python-style index range resolution (rest-api §8.2); also what a DELETE of a range resolves. */
+export function resolveIndexRange(length: number, i1: number, i2: number): [number, number] {
+  if (length === 0) {
+    if (i1 <= 0) return [0, 0];
+    throw new ForbiddenError('Invalid index range.');
+  }
+  if (i1 < 0) i1 = Math.max(0, i1 + length);
+  if (i2 <= 0) i2 += length;
+  if (i2 > length) i2 = length;
+  if (i2 < i1) throw new ForbiddenError('Invalid index range.');
+  return [i1, i2];
+}
+
+/** Storage figures in total and per substream. */
+export interface StorageInfo {
+  datapoints: number;
+  chunks: number;
+  /** Bytes of the datapoints: chunk bytes plus tail rows' text (not the metadata, not free pages). */
+  bytes: number;
+  bytes_per_datapoint: number;
+  substreams: {
+    stream: string;
+    substream: 'main' | 'downlink';
+    datapoints: number;
+    chunks: number;
+    /** Datapoints still rows, waiting for enough to seal a chunk. */
+    tail: number;
+    bytes: number;
+    bytes_per_datapoint: number;
+  }[];
+}
 
 export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
@@ -85,21 +120,30 @@ export class DatapointService {
   }
 
   /** Resolve + read permission; not-found messages and the no-access answer are 403 here. */
-  openForRead(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): { ref: StreamRef; sub: Sub } {
-    const ref = findStream(this.core, user, device, stream, Err);
+  async openForRead(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): Promise<{ ref: StreamRef; sub: Sub }> {
+    const ref = await findStream(this.core, user, device, stream, Err);
+    return this.checkRead(op, ref, downlink, Err);
+  }
+
+  /** openForRead for the synchronous query pipeline (see SyncReads in storage/types.ts). */
+  openForReadSync(op: Operator, user: string, device: string, stream: string, downlink: boolean, Err = ForbiddenError): { ref: StreamRef; sub: Sub } {
+    return this.checkRead(op, findStreamSync(this.core, user, device, stream, Err), downlink, Err);
+  }
+
+  private checkRead(op: Operator, ref: StreamRef, downlink: boolean, Err: typeof ForbiddenError): { ref: StreamRef; sub: Sub } {
     const sub: Sub = downlink ? DOWNLINK : MAIN;
     if (!this.readable(op, ref, sub)) throw new Err(CANT_ACCESS);
     return { ref, sub };
   }
 
-  length(op: Operator, user: string, device: string, stream: string, downlink: boolean): number {
-    const { ref, sub } = this.openForRead(op, user, device, stream, downlink);
+  async length(op: Operator, user: string, device: string, stream: string, downlink: boolean): Promise<number> {
+    const { ref, sub } = await this.openForRead(op, user, device, stream, downlink);
     return this.core.data.length(ref.stream.id, sub);
   }
 
   /** Index of the first datapoint newer than t; past the end, the length (the original said 0, rest-api §12). */
-  time2index(op: Operator, user: string, device: string, stream: string, downlink: boolean, t: string | undefined): number {
-    const { ref, sub } = this.openForRead(op, user, device, stream, downlink, NotFoundError);
+  async time2index(op: Operator, user: string, device: string, stream: string, downlink: boolean, t: string | undefined): Promise<number> {
+    const { ref, sub } = await this.openForRead(op, user, device, stream, downlink, NotFoundError);
     const tv = t === undefined || t === '' ? NaN : Number(t);
     if (!Number.isFinite(tv)) throw new ForbiddenError('time2index requires an argument of "t" which is a decimal timestamp');
     return this.core.data.time2index(ref.stream.id, sub, tv);
@@ -107,62 +151,66 @@ export class DatapointService {
 
   /** Python-style index range resolution (rest-api §8.2). */
   resolveIndexRange(length: number, i1: number, i2: number): [number, number] {
-    if (length === 0) {
-      if (i1 <= 0) return [0, 0];
-      throw new ForbiddenError('Invalid index range.');
-    }
-    if (i1 < 0) i1 = Math.max(0, i1 + length);
-    if (i2 <= 0) i2 += length;
-    if (i2 > length) i2 = length;
-    if (i2 < i1) throw new ForbiddenError('Invalid index range.');
-    return [i1, i2];
+    return resolveIndexRange(length, i1, i2);
   }
 
   /** Plans an index query on an opened substream. */
-  planIndex(ref: StreamRef, sub: Sub, i1: number, i2: number, transform: Transformer | null): ReadPlan {
-    const n = this.core.data.length(ref.stream.id, sub);
+  async planIndex(ref: StreamRef, sub: Sub, i1: number, i2: number, transform: Transformer | null): Promise<ReadPlan> {
+    const n = await this.core.data.length(ref.stream.id, sub);
     const [a, b] = this.resolveIndexRange(n, i1, i2);
     return { ref, sub, i1: a, i2: b, transform, limit: 0 };
   }
 
   /** Plans a time query: t1 exclusive, t2 inclusive (0 = open), limit after the transform. */
-  planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): ReadPlan {
+  async planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): Promise<ReadPlan> {
     const id = ref.stream.id;
-    const n = this.core.data.length(id, sub);
-    const a = this.core.data.time2index(id, sub, t1, n);
-    let b = t2 > 0 ? this.core.data.time2index(id, sub, t2, n) : n;
+    const sync = this.core.storage.sync;
+    // Three lookups: on SQLite one synchronous pass (the length once), elsewhere awaited.
+    if (sync) return timePlan(ref, sub, t1, t2, limit, transform, sync);
+    const n = await this.core.data.length(id, sub);
+    const a = n === 0 ? 0 : await this.core.data.time2index(id, sub, t1);
+    let b = t2 > 0 && n > 0 ? await this.core.data.time2index(id, sub, t2) : n;
     if (b < a) b = a;
     if (limit > 0 && !transform && b - a > limit) b = a + limit;
     return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
   }
 
-  /**
-   * Stored rows of a plan, one sealed chunk (or a bounded run of tail rows) at a time, so no
-   * SQLite statement stays open across event-loop turns and memory stays flat.
-   */
-  *rows(plan: ReadPlan): Generator<string[]> {
-    for (const pc of this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2)) {
-      // One string per chunk: the route joins rows with ',' and a chunk's text comes joined.
-      yield [pc.chunk.joined(pc.from, pc.to)];
-    }
+  /** Stored wire texts of a plan, in batches: what a read without a transform sends as is. */
+  rows(plan: ReadPlan): AsyncIterableIterator<string[]> {
+    return this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK);
   }
 
   /**
    * The plan's datapoints as objects, transform and limit applied: what merges and datasets
-   * consume. Numeric chunks hand over their typed arrays, so no JSON text is parsed for them.
+   * consume. Synchronous, over the engine's synchronous reads (see SyncReads in storage/types.ts).
    */
   datapoints(plan: ReadPlan): Iterator<Datapoint> {
-    const pieces = this.core.data.pieces(plan.ref.stream.id, plan.sub, plan.i1, plan.i2);
+    const sync = this.syncReads();
+    const id = plan.ref.stream.id;
+    const sub = plan.sub;
+    const i1 = plan.i1;
+    const i2 = plan.i2;
+    // Chunked, so no SQLite statement stays open across event-loop turns. Numeric chunks hand
+    // over their typed arrays: no JSON text is parsed for them.
     function* source(): Generator<Datapoint> {
-      for (const pc of pieces) {
-        const v = pc.chunk.numeric;
-        if (v) {
-          const ts = pc.chunk.times;
-          for (let k = pc.from; k < pc.to; k++) yield { t: ts[k], d: v[k] };
-        } else {
-          const tx = pc.chunk.wires(pc.from, pc.to);
-          for (let k = 0; k < tx.length; k++) yield parseStored(tx[k]);
+      if (sync.pieces) {
+        for (let it = sync.pieces(id, sub, i1, i2), r = it.next(); !r.done; r = it.next()) {
+          const pc = r.value;
+          const v = pc.chunk.numeric;
+          if (v) {
+            const ts = pc.chunk.times;
+            for (let k = pc.from; k < pc.to; k++) yield { t: ts[k], d: v[k] };
+          } else {
+            const tx = pc.chunk.wires(pc.from, pc.to);
+            for (let k = 0; k < tx.length; k++) yield parseStored(tx[k]);
+          }
         }
+        return;
+      }
+      for (let i = i1; i < i2; i += READ_CHUNK) {
+        const rows = sync.read(id, sub, i, Math.min(i2, i + READ_CHUNK));
+        if (rows.length === 0) return;
+        for (const r of rows) yield parseStored(r);
       }
     }
     let it: Iterator<Datapoint> = source();
@@ -171,31 +219,42 @@ export class DatapointService {
     return it;
   }
 
+  private syncReads(): SyncReads {
+    const sync = this.core.storage.sync;
+    // PostgreSQL will feed the pipeline by prefetch (storage/types.ts, SyncReads).
+    if (!sync) throw new Error('transforms, merges and datasets need an engine with synchronous reads');
+    return sync;
+  }
+
   /** A StreamReader for merges and datasets, acting with the caller's permissions. */
   reader(op: Operator): StreamReader {
     const open = (path: string) => {
       const parts = path.split('/');
       if (parts.length < 3 || parts.length > 4) throw new ForbiddenError('The requested stream was not found.');
       if (parts.length === 4 && parts[3] !== 'downlink') throw new ForbiddenError('Unrecognized substream type');
-      return this.openForRead(op, parts[0], parts[1], parts[2], parts.length === 4);
+      return this.openForReadSync(op, parts[0], parts[1], parts[2], parts.length === 4);
     };
+    const sync = this.syncReads();
     return {
       query: (q: StreamQuery) => {
         const { ref, sub } = open(q.stream);
         const transform = compileTransform(q.transform);
         const isTime = !!(q.t1 || q.t2 || q.limit);
         if (isTime && (q.i1 || q.i2)) throw new ForbiddenError('Only one query method (index or time) can be used at a time');
-        const plan = isTime
-          ? this.planTime(ref, sub, q.t1 ?? 0, q.t2 ?? 0, q.limit ?? 0, transform)
-          : this.planIndex(ref, sub, q.i1 ?? 0, q.i2 ?? 0, transform);
+        let plan: ReadPlan;
+        if (isTime) plan = timePlan(ref, sub, q.t1 ?? 0, q.t2 ?? 0, q.limit ?? 0, transform, sync);
+        else {
+          const [a, b] = this.resolveIndexRange(sync.length(ref.stream.id, sub), q.i1 ?? 0, q.i2 ?? 0);
+          plan = { ref, sub, i1: a, i2: b, transform, limit: 0 };
+        }
         return this.datapoints(plan);
       },
       queryFrom: (stream: string, transformSrc: string | undefined, tstart: number, backtrack: number) => {
         const { ref, sub } = open(stream);
         const transform = compileTransform(transformSrc);
-        const n = this.core.data.length(ref.stream.id, sub);
+        const n = sync.length(ref.stream.id, sub);
         let i1 = 0;
-        if (tstart !== 0) i1 = Math.max(0, this.core.data.time2index(ref.stream.id, sub, tstart, n) - backtrack);
+        if (tstart !== 0) i1 = Math.max(0, sync.time2index(ref.stream.id, sub, tstart, n) - backtrack);
         return this.datapoints({ ref, sub, i1, i2: n, transform, limit: 0 });
       },
     };
@@ -230,14 +289,14 @@ export class DatapointService {
 
   /**
    * The insert of rest-api §8.1 steps 1–8. `points` come from parseInsertBody (or the websocket);
-   * their `t` may be rewritten. All-or-nothing; publishes what was stored.
+   * their `t` may be rewritten. All-or-nothing; publishes what was stored once it is committed.
    */
-  insert(op: Operator, user: string, device: string, stream: string, points: Datapoint[], opts: InsertOptions): void {
-    const ref = findStream(this.core, user, device, stream, ForbiddenError);
-    this.insertInto(op, ref, points, opts);
+  async insert(op: Operator, user: string, device: string, stream: string, points: Datapoint[], opts: InsertOptions): Promise<void> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
+    return this.insertInto(op, ref, points, opts);
   }
 
-  insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): void {
+  insertInto(op: Operator, ref: StreamRef, points: Datapoint[], opts: InsertOptions): Promise<void> {
     const owner = op.device.id === ref.device.id;
     let sub: Sub = opts.downlink ? DOWNLINK : MAIN;
     let o = '';
@@ -248,124 +307,139 @@ export class DatapointService {
     const w = this.core.accessDevice(op, ref.device).write;
     if (sub === MAIN && !w.can_access_stream_data) throw new ForbiddenError('Write access to stream data denied.');
     if (sub === DOWNLINK && !w.can_access_stream_downlink) throw new ForbiddenError('Write access to stream downlink denied.');
-    this.store(ref, sub, points, o, opts.restamp);
+    return this.store(ref, sub, points, o, opts.restamp);
   }
 
-  /** Steps 4–8 without permission checks: also used for the meta log and imports. */
-  store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): void {
+  /**
+   * Steps 4–7: timestamps, schema and order within the batch; returns the points with their
+   * writer set. Throws on the first refusal, before anything reaches storage.
+   */
+  validate(ref: StreamRef, points: Datapoint[], o: string): Datapoint[] {
     const n = points.length;
-    if (n > 0) {
-      let now = 0;
+    let now = 0;
+    for (let i = 0; i < n; i++) {
+      if (points[i].t === 0) {
+        if (now === 0) now = nowSeconds();
+        points[i].t = now;
+      }
+    }
+    const validate = validator(ref.stream.schema);
+    if (validate) {
       for (let i = 0; i < n; i++) {
-        if (points[i].t === 0) {
-          if (now === 0) now = nowSeconds();
-          points[i].t = now;
+        if (!validate(points[i].d)) throw new ForbiddenError("At least one datapoint did not conform to the stream's schema");
+      }
+    }
+    for (let i = 1; i < n; i++) {
+      if (points[i].t < points[i - 1].t) throw new ForbiddenError('Timestamps are not ordered!');
+    }
+    for (let i = 0; i < n; i++) {
+      if (o === '') delete points[i].o;
+      else points[i].o = o;
+    }
+    return points;
+  }
+
+  /**
+   * The part of the insert decided against the stored state, inside the engine's transaction:
+   * the ordering and restamp rule (data-model §6), the wire text, the owner's size quotas.
+   * `points` must be validated; their `t` is restamped in place.
+   */
+  insertRule(owner: { role: string }, points: Datapoint[], o: string, restamp: boolean): InsertRule {
+    const role: UserRole = this.core.permissions.userRole(owner.role);
+    return {
+      prepare: (info) => {
+        const e = info.length === 0 ? 0 : info.last_t;
+        if (e > points[0].t) {
+          if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
+          // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
+          for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
         }
-      }
-      const validate = validator(ref.stream.schema);
-      if (validate) {
-        for (let i = 0; i < n; i++) {
-          if (!validate(points[i].d)) throw new ForbiddenError("At least one datapoint did not conform to the stream's schema");
+        const stored: StoredPoint[] = new Array(points.length);
+        const oText = o === '' ? null : JSON.stringify(o);
+        let bytes = 0;
+        for (let i = 0; i < points.length; i++) {
+          const d = points[i].d;
+          const j = wireJSON(points[i].t, d === null ? null : typeof d === 'number' ? numText(d) : JSON.stringify(d), oText);
+          bytes += j.length;
+          stored[i] = { t: points[i].t, j };
         }
+        return { points: stored, bytes };
+      },
+      maxStreamBytes: role.max_stream_size > 0 ? role.max_stream_size : 0,
+      maxDeviceBytes: role.max_device_size > 0 ? role.max_device_size : 0,
+      quotaError: (which) => new ForbiddenError(which === 'stream' ? 'Insert Failed: Exceeded stream size limit' : 'Insert Failed: Exceeded device size limit'),
+    };
+  }
+
+  /** Steps 4–8 without permission checks: also used for imports. */
+  async store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): Promise<void> {
+    if (points.length > 0) {
+      this.validate(ref, points, o);
+      if (!ref.stream.ephemeral) {
+        const keep = this.retention(ref.stream) ?? undefined;
+        await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep }, this.insertRule(ref.user, points, o, restamp));
       }
-      for (let i = 1; i < n; i++) {
-        if (points[i].t < points[i - 1].t) throw new ForbiddenError('Timestamps are not ordered!');
-      }
-      const oo = o === '' ? null : o;
-      for (let i = 0; i < n; i++) {
-        if (oo === null) delete points[i].o;
-        else points[i].o = oo;
-      }
-      if (!ref.stream.ephemeral) this.persist(ref, sub, points, oo, restamp);
     }
     this.publish(ref, sub, points);
   }
 
-  private persist(ref: StreamRef, sub: Sub, points: Datapoint[], o: string | null, restamp: boolean): void {
-    const core = this.core;
-    const id = ref.stream.id;
-    const role = core.permissions.userRole(ref.user.role);
-    core.tx(() => {
-      const info = core.data.substream(id, sub);
-      const e = info.length === 0 ? 0 : info.last_t;
-      if (e > points[0].t) {
-        if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
-        // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
-        for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
-      }
-      const stored: StoredPoint[] = new Array(points.length);
-      const oText = o === null ? null : JSON.stringify(o);
-      let bytes = 0;
-      for (let i = 0; i < points.length; i++) {
-        const d = points[i].d;
-        const j = wireJSON(points[i].t, d === null ? null : typeof d === 'number' ? numText(d) : JSON.stringify(d), oText);
-        bytes += j.length;
-        stored[i] = { t: points[i].t, j };
-      }
-      if (role.max_stream_size > 0 && info.bytes + bytes > role.max_stream_size) {
-        throw new ForbiddenError('Insert Failed: Exceeded stream size limit');
-      }
-      if (role.max_device_size > 0 && core.data.deviceBytesUsed(ref.device.id) + bytes > role.max_device_size) {
-        throw new ForbiddenError('Insert Failed: Exceeded device size limit');
-      }
-      core.data.append(id, sub, info, stored, bytes);
-      const keep = this.retention(ref.stream);
-      if (keep) {
-        // Whole sealed chunks only: cheap, and never touches what this insert just wrote.
-        const drop = core.data.droppableChunks(id, sub, keep.n > 0 ? info.length + stored.length - keep.n : -1, keep.d > 0 ? nowSeconds() - keep.d : -Infinity);
-        if (drop > 0) core.data.deleteRange(id, sub, 0, drop);
-      }
-    });
-  }
-
-  /** Datapoints, chunks and bytes on disk per substream (admins only over REST). */
-  storageInfo(op: Operator): StorageStats {
-    if (op.user.role !== 'admin') throw new ForbiddenError('Only an admin may read the database figures');
-    return this.core.data.stats();
-  }
-
   /** The retention that applies to a stream: its own, else the config's; null when none. */
-  retention(s: StreamRow): { n: number; d: number } | null {
-    if (s.keep_datapoints || s.keep_seconds) return { n: s.keep_datapoints ?? 0, d: s.keep_seconds ?? 0 };
+  retention(s: StreamRow): Retention | null {
+    if (s.keep_datapoints || s.keep_seconds) return { datapoints: s.keep_datapoints ?? 0, seconds: s.keep_seconds ?? 0 };
     const r = this.core.config.retention;
-    if (r && (r.datapoints > 0 || r.seconds > 0)) return { n: r.datapoints, d: r.seconds };
+    if (r && (r.datapoints > 0 || r.seconds > 0)) return { datapoints: r.datapoints, seconds: r.seconds };
     return null;
   }
 
-  /**
-   * Trims every substream to its retention exactly (the insert only drops whole chunks), one
-   * transaction per substream, then returns freed pages to the file system a little at a time.
-   * Returns the datapoints removed.
-   */
-  sweepRetention(now = nowSeconds()): number {
-    const core = this.core;
-    const all = core.config.retention && (core.config.retention.datapoints > 0 || core.config.retention.seconds > 0);
-    let removed = 0;
-    for (const r of core.data.substreamsWithRetention(!!all)) {
-      const stream = core.streams.getById(r.stream_id);
-      if (!stream) continue;
-      const keep = this.retention(stream);
-      if (!keep) continue;
-      removed += core.tx(() => {
-        const n = core.data.length(r.stream_id, r.sub);
-        let k = keep.n > 0 ? n - keep.n : 0;
-        if (keep.d > 0) k = Math.max(k, core.data.time2index(r.stream_id, r.sub, now - keep.d, n));
-        return k > 0 ? core.data.deleteRange(r.stream_id, r.sub, 0, k) : 0;
+  /** Trims every stream to its retention exactly (inserts drop whole chunks only); the datapoints removed. */
+  sweepRetention(now = nowSeconds()): Promise<number> {
+    const r = this.core.config.retention;
+    return this.core.data.sweepRetention({ datapoints: r?.datapoints ?? 0, seconds: r?.seconds ?? 0 }, now);
+  }
+
+  /** Datapoints, chunks and bytes on disk per substream, with stream paths (`dbinfo`; admins only over REST). */
+  async storageInfo(op: Operator | null): Promise<StorageInfo> {
+    if (op && op.user.role !== 'admin') throw new ForbiddenError('Only an admin may read the database figures');
+    const stats = await this.core.data.storageStats();
+    const substreams: StorageInfo['substreams'] = [];
+    let datapoints = 0;
+    let chunks = 0;
+    let bytes = 0;
+    for (const s of stats) {
+      const st = await this.core.streams.getById(s.streamId);
+      const dev = st && (await this.core.devices.getById(st.device_id));
+      const usr = dev && (await this.core.users.getById(dev.user_id));
+      datapoints += s.datapoints;
+      chunks += s.chunks;
+      bytes += s.bytes;
+      substreams.push({
+        stream: usr && dev && st ? `${usr.name}/${dev.name}/${st.name}` : `#${s.streamId}`,
+        substream: s.sub === DOWNLINK ? 'downlink' : 'main',
+        datapoints: s.datapoints,
+        chunks: s.chunks,
+        tail: s.tail,
+        bytes: s.bytes,
+        bytes_per_datapoint: s.datapoints ? Math.round((s.bytes / s.datapoints) * 100) / 100 : 0,
       });
     }
-    if (removed > 0) core.data.vacuumSome();
-    return removed;
+    return { datapoints, chunks, bytes, bytes_per_datapoint: datapoints ? Math.round((bytes / datapoints) * 100) / 100 : 0, substreams };
   }
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {
     const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
     if (this.core.bus.listenerCount(path) > 0) this.core.bus.publish({ stream: path, data: points });
   }
+}
 
-  /** Deletes the data of one substream (DELETE ?downlink=true, downlink switched off). */
-  clearSubstream(stream: StreamRow, sub: Sub): void {
-    this.core.data.deleteSubstream(stream.id, sub);
-  }
+/** A time plan over synchronous reads: the length once, two binary searches. */
+function timePlan(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null, sync: SyncReads): ReadPlan {
+  const id = ref.stream.id;
+  const n = sync.length(id, sub);
+  const a = sync.time2index(id, sub, t1, n);
+  let b = t2 > 0 ? sync.time2index(id, sub, t2, n) : n;
+  if (b < a) b = a;
+  if (limit > 0 && !transform && b - a > limit) b = a + limit;
+  return { ref, sub, i1: a, i2: b, transform, limit: transform ? limit : 0 };
 }
 
 function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {

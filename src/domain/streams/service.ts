@@ -1,6 +1,6 @@
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Core } from '../core';
-import type { DatapointService } from '../datapoints/service';
+import { StorageConflict } from '../../storage/errors';
 import { DOWNLINK, MAIN } from '../../storage/types';
 import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
 import type { MetaLog } from '../metalog';
@@ -9,7 +9,7 @@ import type { DeviceRow, Operator, StreamRow, UserRow } from '../types';
 import { checkIcon, validName } from '../validation';
 import { normalizeSchema } from './schema';
 import type { RWAccess } from '../../permissions';
-import { goType } from '../datapoints/service';
+import { goType, resolveIndexRange } from '../datapoints/service';
 
 const STREAM_KEYS = ['name', 'nickname', 'description', 'icon', 'schema', 'datatype', 'ephemeral', 'downlink'] as const;
 
@@ -81,6 +81,11 @@ export function createBody(body: unknown, fields: Record<string, 'string' | 'boo
   return b;
 }
 
+/** A device created by the same operation as its streams: the stream names planned on it so far. */
+export interface PlannedDevice {
+  planned: string[];
+}
+
 export interface StreamCreateOpts {
   /** Skip the permission check (nested creation already checked the parent). */
   checked?: boolean;
@@ -89,14 +94,13 @@ export interface StreamCreateOpts {
 export class StreamService {
   constructor(
     private readonly core: Core,
-    private readonly data: DatapointService,
     private readonly log: MetaLog,
   ) {}
 
-  read(op: Operator, user: string, device: string, stream: string): Record<string, unknown> {
+  async read(op: Operator, user: string, device: string, stream: string): Promise<Record<string, unknown>> {
     let ref;
     try {
-      ref = findStream(this.core, user, device, stream, NotFoundError);
+      ref = await findStream(this.core, user, device, stream, NotFoundError);
     } catch (e) {
       // rest-api §7.2 (observed): a missing user or device is named, a missing stream is not.
       if (e instanceof NotFoundError && e.message === STREAM_NOT_FOUND) throw new NotFoundError(CANT_ACCESS);
@@ -107,21 +111,25 @@ export class StreamService {
     return streamStruct(ref.stream, acc.read);
   }
 
-  listForDevice(op: Operator, user: string, device: string): Record<string, unknown>[] {
+  async listForDevice(op: Operator, user: string, device: string): Promise<Record<string, unknown>[]> {
     let found;
     try {
-      found = findDevice(this.core, user, device, NotFoundError);
+      found = await findDevice(this.core, user, device, NotFoundError);
     } catch {
       throw new NotFoundError(CANT_ACCESS);
     }
     const acc = this.core.accessDevice(op, found.device);
     if (!acc.can_list_streams) throw new NotFoundError(CANT_ACCESS);
     if (!acc.read.can_access_stream) return [];
-    return this.core.streams.listForDevice(found.device.id).map((s) => streamMap(s, acc.read));
+    return (await this.core.streams.listForDevice(found.device.id)).map((s) => streamMap(s, acc.read));
   }
 
-  /** Validates a stream body against defaults; returns the row to insert (no SQL yet). */
-  prepare(op: Operator, owner: UserRow, device: DeviceRow, name: string, body: Record<string, unknown>): Omit<StreamRow, 'id'> {
+  /**
+   * Validates a stream body against defaults; returns the row to insert (nothing written yet).
+   * `device` is a stored device, or a device being created in the same operation with the names of
+   * the streams planned on it so far.
+   */
+  async prepare(op: Operator, owner: UserRow, device: DeviceRow | PlannedDevice, name: string, body: Record<string, unknown>): Promise<Omit<StreamRow, 'id'>> {
     const defs = this.core.permissions.userRole(op.user.role).create_stream_defaults;
     const str = (k: string, d: string) => (typeof body[k] === 'string' ? (body[k] as string) : d);
     const bool = (k: string, d: boolean) => (typeof body[k] === 'boolean' ? (body[k] as boolean) : d);
@@ -130,12 +138,16 @@ export class StreamService {
     const icon = str('icon', defs.icon);
     checkIcon(icon);
     const role = this.core.permissions.userRole(owner.role);
-    if (role.max_streams > 0 && this.core.streams.countForDevice(device.id) >= role.max_streams) {
+    const planned = 'planned' in device ? device.planned : undefined;
+    const stored = 'planned' in device ? undefined : device;
+    const count = stored ? await this.core.streams.countForDevice(stored.id) : planned!.length;
+    if (role.max_streams > 0 && count >= role.max_streams) {
       throw new ForbiddenError('Cannot create stream: Exceeded maximum stream number for device.');
     }
-    if (this.core.streams.get(device.id, name)) throw new ForbiddenError('Stream with this name already exists');
+    if (stored ? await this.core.streams.get(stored.id, name) : planned!.includes(name)) throw new ForbiddenError('Stream with this name already exists');
+    if (planned) planned.push(name);
     return {
-      device_id: device.id,
+      device_id: stored ? stored.id : 0,
       name,
       nickname: str('nickname', defs.nickname),
       description: str('description', defs.description),
@@ -147,86 +159,77 @@ export class StreamService {
     };
   }
 
-  /** Inserts inside the caller's transaction; logs CreateStream. */
-  insertPrepared(op: Operator, owner: UserRow, device: DeviceRow, row: Omit<StreamRow, 'id'>): StreamRow {
-    const id = this.core.streams.insert(row);
-    this.log.write(op, 'CreateStream', `${owner.name}/${device.name}/${row.name}`, owner);
-    return this.core.streams.getById(id)!;
-  }
-
-  create(op: Operator, user: string, device: string, stream: string, rawBody: unknown): Record<string, unknown> {
+  async create(op: Operator, user: string, device: string, stream: string, rawBody: unknown): Promise<Record<string, unknown>> {
     const body = createBody(rawBody, STREAM_FIELDS, 'StreamMaker');
-    const { user: u, device: d } = findDevice(this.core, user, device, ForbiddenError);
+    const { user: u, device: d } = await findDevice(this.core, user, device, ForbiddenError);
     const acc = this.core.accessDevice(op, d);
     if (!acc.can_create_stream) throw new ForbiddenError(CANT_ACCESS);
     const retention = parseRetention(body.retention);
-    const s = this.core.tx(() => {
-      const row = this.insertPrepared(op, u, d, this.prepare(op, u, d, stream, body));
-      if (!retention || (!retention.keep_datapoints && !retention.keep_seconds)) return row;
-      this.core.streams.update(row.id, retention);
-      return this.core.streams.getById(row.id)!;
-    });
+    const row = { ...(await this.prepare(op, u, d, stream, body)), ...retention };
+    const log = await this.log.write(this.log.plan(), op, 'CreateStream', `${u.name}/${d.name}/${row.name}`, u);
+    let s: StreamRow;
+    try {
+      s = await this.core.meta.createStream(row, log.entries);
+    } catch (e) {
+      if (e instanceof StorageConflict) throw new ForbiddenError('Stream with this name already exists');
+      throw e;
+    }
+    log.publish();
     return streamStruct(s, acc.read);
   }
 
-  update(op: Operator, user: string, device: string, stream: string, body: Record<string, unknown>): Record<string, unknown> {
-    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+  async update(op: Operator, user: string, device: string, stream: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.write.can_access_stream) throw new ForbiddenError(CANT_ACCESS);
-    // Retention deletes data, so it needs the right to delete the stream.
-    const { retention: rawRetention, ...rest } = body;
+    // Retention deletes data, so changing it needs the right to delete the stream.
+    const { retention: rawRetention, ...fields } = body;
     const retention = parseRetention(rawRetention);
     if (retention && !acc.can_delete_stream) throw new ForbiddenError('This device does not have permissions to write retention');
-    body = rest;
-    const ch = checkUpdate('stream', STREAM_FIELDS, body, acc.write);
+    const ch = checkUpdate('stream', STREAM_FIELDS, fields, acc.write);
     if ('name' in ch && ch.name !== ref.stream.name) throw new ForbiddenError('ConnectorDB does not support modification of stream names');
     delete ch.name;
     if (typeof ch.schema === 'string') ch.schema = normalizeSchema(ch.schema);
-    this.core.tx(() => {
-      this.core.streams.update(ref.stream.id, { ...(ch as Partial<StreamRow>), ...retention });
-      if (ch.downlink === false && ref.stream.downlink) this.data.clearSubstream(ref.stream, DOWNLINK);
-      this.log.write(op, 'UpdateStream', ref.path, ref.user);
-    });
-    return streamStruct(this.core.streams.getById(ref.stream.id)!, acc.read);
+    const log = await this.log.write(this.log.plan(), op, 'UpdateStream', ref.path, ref.user);
+    await this.core.meta.updateStream(ref.stream.id, { ...(ch as Partial<StreamRow>), ...retention }, ch.downlink === false && ref.stream.downlink, log.entries);
+    log.publish();
+    return streamStruct((await this.core.streams.getById(ref.stream.id))!, acc.read);
   }
 
   /**
    * Deletes datapoints [a, b) by index (Python-style, as reads resolve them) or (a, b] by time
    * (b = 0: to the end), for those who may delete the stream. Later datapoints' indexes shift
-   * down; subscribers are told nothing; the meta log records it. Beyond the original.
+   * down; subscribers are told nothing; the meta log records it in the same transaction.
+   * Beyond the original.
    */
-  deleteData(op: Operator, user: string, device: string, stream: string, downlink: boolean, range: { kind: 'index' | 'time'; a: number; b: number }): void {
-    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+  async deleteData(op: Operator, user: string, device: string, stream: string, downlink: boolean, range: { kind: 'index' | 'time'; a: number; b: number }): Promise<void> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
     const sub = downlink ? DOWNLINK : MAIN;
     const id = ref.stream.id;
-    this.core.tx(() => {
-      const n = this.core.data.length(id, sub);
-      let i1: number;
-      let i2: number;
-      if (range.kind === 'index') [i1, i2] = this.data.resolveIndexRange(n, range.a, range.b);
-      else {
-        i1 = this.core.data.time2index(id, sub, range.a, n);
-        i2 = range.b !== 0 ? this.core.data.time2index(id, sub, range.b, n) : n;
-      }
-      if (i2 > i1) this.core.data.deleteRange(id, sub, i1, i2);
-      const what = range.kind === 'index' ? `i1=${range.a}&i2=${range.b}` : `t1=${range.a}&t2=${range.b}`;
-      this.log.write(op, 'DeleteDatapoints', `${ref.path}${downlink ? '/downlink' : ''}?${what}`, ref.user);
-    });
+    const n = await this.core.data.length(id, sub);
+    let i1: number;
+    let i2: number;
+    if (range.kind === 'index') [i1, i2] = resolveIndexRange(n, range.a, range.b);
+    else {
+      i1 = n === 0 ? 0 : await this.core.data.time2index(id, sub, range.a);
+      i2 = range.b !== 0 && n > 0 ? await this.core.data.time2index(id, sub, range.b) : n;
+      if (i2 < i1) i2 = i1;
+    }
+    const what = range.kind === 'index' ? `i1=${range.a}&i2=${range.b}` : `t1=${range.a}&t2=${range.b}`;
+    const log = await this.log.write(this.log.plan(), op, 'DeleteDatapoints', `${ref.path}${downlink ? '/downlink' : ''}?${what}`, ref.user);
+    await this.core.data.deleteRange(id, sub, i1, i2, log.entries);
+    log.publish();
   }
 
-  delete(op: Operator, user: string, device: string, stream: string, downlinkOnly: boolean): void {
-    const ref = findStream(this.core, user, device, stream, ForbiddenError);
+  async delete(op: Operator, user: string, device: string, stream: string, downlinkOnly: boolean): Promise<void> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
-    this.core.tx(() => {
-      if (downlinkOnly) this.data.clearSubstream(ref.stream, DOWNLINK);
-      else {
-        this.core.data.deleteStream(ref.stream.id);
-        this.core.streams.delete(ref.stream.id);
-      }
-      this.log.write(op, 'DeleteStream', ref.path, ref.user);
-    });
+    const log = await this.log.write(this.log.plan(), op, 'DeleteStream', ref.path, ref.user);
+    if (downlinkOnly) await this.core.meta.clearSubstream(ref.stream.id, DOWNLINK, log.entries);
+    else await this.core.meta.deleteStream(ref.stream.id, log.entries);
+    log.publish();
   }
 }

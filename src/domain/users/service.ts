@@ -5,7 +5,9 @@ import type { Core } from '../core';
 import { type DeviceService, nestedMap, newApiKey } from '../devices/service';
 import { apikeyHash } from '../../storage/apikey';
 import { USER_FIELDS, checkUpdate, readableMap } from '../fields';
-import { type MetaLog, logStreamRow } from '../metalog';
+import { type LogPlan, type MetaLog, type NewUserTarget, logStreamRow } from '../metalog';
+import { StorageConflict } from '../../storage/errors';
+import { NEW_USER, type NewDeviceTree } from '../../storage/types';
 import { CANT_ACCESS, USER_NOT_FOUND, findUser } from '../resolve';
 import { createBody } from '../streams/service';
 import type { DeviceRow, Operator, UserRow } from '../types';
@@ -42,55 +44,56 @@ export class UserService {
 
   /** Basic auth with a user name (or email) and password: acts as the user's `user` device. */
   async loginPassword(nameOrEmail: string, password: string): Promise<Operator> {
-    const u = this.core.users.findLogin(nameOrEmail);
+    const u = await this.core.users.findLogin(nameOrEmail);
     if (!u) throw new UnauthorizedError('Login Failed. Check your username or password');
     if (!this.core.verified.has(u, password)) {
       if (password === '' || !(await verifyPassword(u, password))) throw new UnauthorizedError('Incorrect Password');
       if (isLegacy(u)) {
         // Upgrade an imported bcrypt/SHA512 hash now that we know the password (data-model §3.4).
         const h = await hashPassword(password);
-        this.core.users.update(u.id, h);
+        await this.core.meta.updateUser(u.id, h, []);
         Object.assign(u, h);
       }
       this.core.verified.add(u, password);
     }
-    const d = this.core.devices.get(u.id, 'user');
+    const d = await this.core.devices.get(u.id, 'user');
     if (!d) throw new UnauthorizedError('The requested device was not found.');
     return this.operatorFor(u, d);
   }
 
-  loginApikey(key: string): Operator {
+  async loginApikey(key: string): Promise<Operator> {
     if (key === '') throw new UnauthorizedError('Must have non-empty api key');
     const h = apikeyHash(key);
     const hit = this.core.apikeyOps.get(h);
     if (hit && constEq(hit.device.apikey, key)) return hit;
-    const d = this.core.devices.getByApikey(key);
+    const gen = this.core.generation;
+    const d = await this.core.devices.getByApikey(key);
     if (!d || !constEq(d.apikey, key)) throw new UnauthorizedError('The requested device was not found.');
-    const u = this.core.users.getById(d.user_id)!;
+    const u = (await this.core.users.getById(d.user_id))!;
     const op = this.operatorFor(u, d);
-    this.core.apikeyOps.set(h, op);
+    this.core.apikeyOps.set(h, op, gen);
     return op;
   }
 
-  read(op: Operator, name: string): Record<string, unknown> {
-    const u = this.core.users.get(name);
+  async read(op: Operator, name: string): Promise<Record<string, unknown>> {
+    const u = await this.core.users.get(name);
     if (!u) throw new NotFoundError(CANT_ACCESS);
     const acc = this.core.accessUser(op, u);
     if (!acc.read.can_access_user) throw new NotFoundError(CANT_ACCESS);
     return userMap(u, acc.read);
   }
 
-  list(op: Operator): Record<string, unknown>[] {
+  async list(op: Operator): Promise<Record<string, unknown>[]> {
     if (!this.core.access(op, 'private').can_list_users) throw new NotFoundError('You do not have permissions necessary to list users.');
     const out: Record<string, unknown>[] = [];
-    for (const u of this.core.users.list()) {
+    for (const u of await this.core.users.list()) {
       const acc = this.core.accessUser(op, u);
       if (acc.read.can_access_user) out.push(userMap(u, acc.read));
     }
     return out;
   }
 
-  count(op: Operator, what: 'users' | 'devices' | 'streams'): number {
+  count(op: Operator, what: 'users' | 'devices' | 'streams'): Promise<number> {
     const flag = what === 'users' ? 'CanCountUsers' : what === 'devices' ? 'CanCountDevices' : 'CanCountStreams';
     if (!this.core.permissions.canCount(op.user.role, op.device.role, flag)) {
       throw new ForbiddenError(`Don't have permissions necessary to count ${what}`);
@@ -98,13 +101,13 @@ export class UserService {
     return what === 'users' ? this.core.users.count() : what === 'devices' ? this.core.devices.count() : this.core.streams.count();
   }
 
-  listStreams(op: Operator, name: string, q: { public?: boolean; downlink?: boolean; visible?: boolean }): Record<string, unknown>[] {
-    const u = this.core.users.get(name);
+  async listStreams(op: Operator, name: string, q: { public?: boolean; downlink?: boolean; visible?: boolean }): Promise<Record<string, unknown>[]> {
+    const u = await this.core.users.get(name);
     if (!u) throw new NotFoundError(CANT_ACCESS);
     if (!this.core.accessUser(op, u).can_list_streams) throw new NotFoundError(CANT_ACCESS);
     const out: Record<string, unknown>[] = [];
-    const devs = new Map(this.core.devices.listForUser(u.id).map((d) => [d.id, d]));
-    for (const s of this.core.streams.listForUser(u.id)) {
+    const devs = new Map((await this.core.devices.listForUser(u.id)).map((d) => [d.id, d]));
+    for (const s of await this.core.streams.listForUser(u.id)) {
       if (q.public && !s.device_public) continue;
       if (q.downlink && !s.downlink) continue;
       if (q.visible && !s.device_visible) continue;
@@ -118,54 +121,82 @@ export class UserService {
   }
 
   /**
-   * Creates the user row with its automatic `user` and `meta` devices and the meta log
-   * (data-model §4); no permission checks: the API path and the admin CLI share it.
+   * The user row with its automatic `user` and `meta` devices and the meta log (data-model §4),
+   * as the trees to store; no permission checks: the API path and the admin CLI share it.
    */
-  insertUser(input: NewUserInput, hash: PasswordHash, userApikey = newApiKey()): UserRow {
-    const id = this.core.users.insert({
-      name: input.name,
-      nickname: input.nickname ?? '',
-      email: input.email,
-      description: input.description ?? '',
-      icon: input.icon ?? '',
-      public: input.public,
-      role: input.role,
-      ...hash,
-    });
-    this.core.devices.insert({
-      user_id: id,
-      name: 'user',
-      nickname: '',
-      description: 'Holds manually inserted data for the user',
-      icon: 'material:person',
-      apikey: userApikey,
-      enabled: true,
-      public: false,
-      role: 'user',
-      visible: true,
-      user_editable: true,
-    });
-    const meta = this.core.devices.insert({
-      user_id: id,
-      name: 'meta',
-      nickname: '',
-      description: 'The meta device holds automatically generated streams',
-      icon: 'material:bug_report',
-      apikey: '',
-      enabled: true,
-      public: false,
-      role: '',
-      visible: false,
-      user_editable: false,
-    });
-    this.core.streams.insert(logStreamRow(meta));
-    return this.core.users.getById(id)!;
+  userTrees(input: NewUserInput, hash: PasswordHash, userApikey = newApiKey()): { user: Omit<UserRow, 'id'>; devices: NewDeviceTree[] } {
+    const { device_id: _, ...log } = logStreamRow(0);
+    void _;
+    return {
+      user: {
+        name: input.name,
+        nickname: input.nickname ?? '',
+        email: input.email,
+        description: input.description ?? '',
+        icon: input.icon ?? '',
+        public: input.public,
+        role: input.role,
+        ...hash,
+      },
+      devices: [
+        {
+          device: {
+            name: 'user',
+            nickname: '',
+            description: 'Holds manually inserted data for the user',
+            icon: 'material:person',
+            apikey: userApikey,
+            enabled: true,
+            public: false,
+            role: 'user',
+            visible: true,
+            user_editable: true,
+          },
+          streams: [],
+        },
+        {
+          device: {
+            name: 'meta',
+            nickname: '',
+            description: 'The meta device holds automatically generated streams',
+            icon: 'material:bug_report',
+            apikey: '',
+            enabled: true,
+            public: false,
+            role: '',
+            visible: false,
+            user_editable: false,
+          },
+          streams: [log],
+        },
+      ],
+    };
+  }
+
+  /** Creates a user with its automatic devices and log, in one write, without a log entry. */
+  async insertUser(input: NewUserInput, hash: PasswordHash, userApikey = newApiKey()): Promise<UserRow> {
+    const t = this.userTrees(input, hash, userApikey);
+    return this.storeUser(t.user, t.devices, this.log.plan());
+  }
+
+  private async storeUser(user: Omit<UserRow, 'id'>, devices: NewDeviceTree[], log: LogPlan): Promise<UserRow> {
+    let u: UserRow;
+    try {
+      u = await this.core.meta.createUser(user, devices, log.entries);
+    } catch (e) {
+      if (e instanceof StorageConflict) {
+        throw new ForbiddenError(e.what === 'user' ? 'User with this email or username already exists' : 'Device with this API key already exists');
+      }
+      throw e;
+    }
+    log.publish();
+    return u;
   }
 
   /** Name and email uniqueness without regard to case (rest-api §12). */
-  checkUnique(name: string, email: string, selfId = -1): void {
-    if (name && this.core.users.nameTaken(name)) throw new ForbiddenError('User with this email or username already exists');
-    const other = email ? this.core.users.emailTakenBy(email) : undefined;
+  async checkUnique(name: string, email: string, selfId = -1): Promise<void> {
+    if (name && (await this.core.users.nameTaken(name))) throw new ForbiddenError('User with this email or username already exists');
+    const other = email ? await this.core.users.emailTakenBy(email) : undefined;
     if (other && other.id !== selfId) throw new ForbiddenError('User with this email or username already exists');
   }
 
@@ -206,39 +237,44 @@ export class UserService {
       if (dn === 'user') throw new ForbiddenError('user device is created by default. Set its streams in "streams" property');
       if (dn === 'meta') throw new ForbiddenError('meta device is created by default');
     }
-    if (p.file.max_users > 0 && this.core.users.count() >= p.file.max_users) throw new ForbiddenError('Maximum user limit was reached');
-    this.checkUnique(name, email);
+    if (p.file.max_users > 0 && (await this.core.users.count()) >= p.file.max_users) throw new ForbiddenError('Maximum user limit was reached');
+    await this.checkUnique(name, email);
     const hash = await hashPassword(password);
-    const u = this.core.tx(() => {
-      // Re-checked inside the transaction: another request may have taken the name while we hashed.
-      this.checkUnique(name, email);
-      const nu = this.insertUser(
-        {
-          name,
-          email,
-          password,
-          role,
-          public: isPublic,
-          nickname: typeof body.nickname === 'string' ? body.nickname : defs.nickname,
-          description: typeof body.description === 'string' ? body.description : defs.description,
-          icon,
-        },
-        hash,
-      );
-      this.log.write(op, 'CreateUser', name, nu);
-      const userDev = this.core.devices.get(nu.id, 'user')!;
-      this.devices.createStreams(op, nu, userDev, streams);
-      for (const [dn, db] of devices) {
-        if (!dn || /[/\\ ?]/.test(dn)) throw new ForbiddenError('The provided name is not valid, it may not contain /, \\, space, ? or be blank');
-        this.devices.insertPrepared(op, nu, this.devices.prepare(op, nu, dn, db, true));
-      }
-      return nu;
-    });
+    // Re-checked after hashing: another request may have taken the name meanwhile (and the
+    // storage's unique indexes refuse a name taken after this check).
+    await this.checkUnique(name, email);
+    const t = this.userTrees(
+      {
+        name,
+        email,
+        password,
+        role,
+        public: isPublic,
+        nickname: typeof body.nickname === 'string' ? body.nickname : defs.nickname,
+        description: typeof body.description === 'string' ? body.description : defs.description,
+        icon,
+      },
+      hash,
+    );
+    // Nested devices and streams are validated against the user as it will be.
+    const nu: UserRow = { ...t.user, id: NEW_USER };
+    const target: NewUserTarget = { newUser: nu };
+    const log = this.log.plan();
+    await this.log.write(log, op, 'CreateUser', name, target);
+    t.devices[0].streams = await this.devices.planStreams(op, nu, 'user', streams, log, target);
+    const planned = t.devices.map((d) => d.device);
+    for (const [dn, db] of devices) {
+      if (!dn || /[/\\ ?]/.test(dn)) throw new ForbiddenError('The provided name is not valid, it may not contain /, \\, space, ? or be blank');
+      const tree = await this.devices.plan(op, nu, await this.devices.prepare(op, nu, dn, db, true, planned), log, target);
+      planned.push(tree.device);
+      t.devices.push(tree);
+    }
+    const u = await this.storeUser(t.user, t.devices, log);
     return userMap(u, this.core.accessUser(op, u).read);
   }
 
   async update(op: Operator, name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const u = findUser(this.core, name, ForbiddenError);
+    const u = await findUser(this.core, name, ForbiddenError);
     const acc = this.core.accessUser(op, u);
     if (!acc.write.can_access_user) throw new ForbiddenError(CANT_ACCESS);
     const ch = checkUpdate('user', USER_FIELDS, body, acc.write);
@@ -256,28 +292,30 @@ export class UserService {
     if (typeof ch.email === 'string' && !validEmail(ch.email)) throw new ForbiddenError('Invalid Email Address');
     if (ch.password === '') throw new ForbiddenError('Incorrect Password');
     if (typeof ch.icon === 'string') checkIcon(ch.icon);
-    if (typeof ch.email === 'string') this.checkUnique('', ch.email, u.id);
+    if (typeof ch.email === 'string') await this.checkUnique('', ch.email, u.id);
     const changes: Partial<UserRow> = { ...(ch as Partial<UserRow>) };
     delete changes.password;
     if (typeof ch.password === 'string') Object.assign(changes, await hashPassword(ch.password));
-    this.core.tx(() => {
-      if (typeof ch.email === 'string') this.checkUnique('', ch.email, u.id);
-      this.core.users.update(u.id, changes);
-      this.log.write(op, 'UpdateUser', u.name, u);
-    });
-    const nu = this.core.users.getById(u.id)!;
+    if (typeof ch.email === 'string' && typeof ch.password === 'string') await this.checkUnique('', ch.email, u.id);
+    const log = await this.log.write(this.log.plan(), op, 'UpdateUser', u.name, u);
+    try {
+      await this.core.meta.updateUser(u.id, changes, log.entries);
+    } catch (e) {
+      if (e instanceof StorageConflict) throw new ForbiddenError('User with this email or username already exists');
+      throw e;
+    }
+    log.publish();
+    const nu = (await this.core.users.getById(u.id))!;
     return userMap(nu, this.core.accessUser(op, nu).read);
   }
 
-  delete(op: Operator, name: string): void {
-    const u = this.core.users.get(name);
+  async delete(op: Operator, name: string): Promise<void> {
+    const u = await this.core.users.get(name);
     if (!u) throw new ForbiddenError(USER_NOT_FOUND);
     if (!this.core.accessUser(op, u).can_delete_user) throw new ForbiddenError('You do not have permissions necessary to delete this user.');
-    this.core.tx(() => {
-      this.core.data.deleteUser(u.id);
-      this.core.users.delete(u.id);
-      this.log.write(op, 'DeleteUser', u.name, u);
-    });
+    const log = await this.log.write(this.log.plan(), op, 'DeleteUser', u.name, u);
+    await this.core.meta.deleteUser(u.id, log.entries);
+    log.publish();
   }
 }
 

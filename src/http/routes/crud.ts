@@ -9,30 +9,30 @@ const UNRECOGNIZED = 'Unrecognized query command.';
 
 /** Users, devices and streams: rest-api §5–§7. */
 export const registerCrud: Register = (app, { svc, api }) => {
-  const listUsers = api((req, reply, op) => {
+  const listUsers = api(async (req, reply, op) => {
     const q = (req.query as Q).q ?? '';
     if (q !== 'ls') throw new BadRequestError(UNRECOGNIZED);
-    return sendJSON(reply, svc.users.list(op));
+    return sendJSON(reply, await svc.users.list(op));
   });
   app.get('/api/v1/crud', listUsers);
 
   app.get(
     '/api/v1/crud/:user',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
       const q = req.query as Q;
       switch (q.q ?? '') {
         case 'ls':
         case 'devices':
-          return sendJSON(reply, svc.devices.list(op, user));
+          return sendJSON(reply, await svc.devices.list(op, user));
         case 'streams':
           return sendJSON(
             reply,
-            svc.users.listStreams(op, user, { public: q.public === 'true', downlink: q.downlink === 'true', visible: q.visible === 'true' }),
+            await svc.users.listStreams(op, user, { public: q.public === 'true', downlink: q.downlink === 'true', visible: q.visible === 'true' }),
           );
         case '':
-          return sendJSON(reply, svc.users.read(op, user));
+          return sendJSON(reply, await svc.users.read(op, user));
         default:
           throw new BadRequestError(UNRECOGNIZED);
       }
@@ -56,25 +56,25 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.delete(
     '/api/v1/crud/:user',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user } = req.params as P;
       checkNames(user);
-      svc.users.delete(op, user);
+      await svc.users.delete(op, user);
       return sendText(reply, 'ok');
     }),
   );
 
   app.get(
     '/api/v1/crud/:user/:device',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
       switch ((req.query as Q).q ?? '') {
         case 'ls':
         case 'streams':
-          return sendJSON(reply, svc.streams.listForDevice(op, user, device));
+          return sendJSON(reply, await svc.streams.listForDevice(op, user, device));
         case '':
-          return sendJSON(reply, svc.devices.read(op, user, device));
+          return sendJSON(reply, await svc.devices.read(op, user, device));
         default:
           throw new BadRequestError(UNRECOGNIZED);
       }
@@ -82,61 +82,61 @@ export const registerCrud: Register = (app, { svc, api }) => {
   );
   app.post(
     '/api/v1/crud/:user/:device',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
-      return sendJSON(reply, svc.devices.create(op, user, device, requireBody(req)));
+      return sendJSON(reply, await svc.devices.create(op, user, device, requireBody(req)));
     }),
   );
   app.put(
     '/api/v1/crud/:user/:device',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
-      return sendJSON(reply, svc.devices.update(op, user, device, updateBody(req)));
+      return sendJSON(reply, await svc.devices.update(op, user, device, updateBody(req)));
     }),
   );
   app.delete(
     '/api/v1/crud/:user/:device',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device } = req.params as P;
       checkNames(user, device);
-      svc.devices.delete(op, user, device);
+      await svc.devices.delete(op, user, device);
       return sendText(reply, 'ok');
     }),
   );
 
   app.get(
     '/api/v1/crud/:user/:device/:stream',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       if (((req.query as Q).q ?? '') !== '') throw new BadRequestError(UNRECOGNIZED);
-      return sendJSON(reply, svc.streams.read(op, user, device, stream));
+      return sendJSON(reply, await svc.streams.read(op, user, device, stream));
     }),
   );
   app.post(
     '/api/v1/crud/:user/:device/:stream',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
-      return sendJSON(reply, svc.streams.create(op, user, device, stream, requireBody(req)));
+      return sendJSON(reply, await svc.streams.create(op, user, device, stream, requireBody(req)));
     }),
   );
   app.put(
     '/api/v1/crud/:user/:device/:stream',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
-      return sendJSON(reply, svc.streams.update(op, user, device, stream, updateBody(req)));
+      return sendJSON(reply, await svc.streams.update(op, user, device, stream, updateBody(req)));
     }),
   );
   app.delete(
     '/api/v1/crud/:user/:device/:stream',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
-      svc.streams.delete(op, user, device, stream, DatapointService.goBool((req.query as Q).downlink));
+      await svc.streams.delete(op, user, device, stream, DatapointService.goBool((req.query as Q).downlink));
       return sendText(reply, 'ok');
     }),
   );

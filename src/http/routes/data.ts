@@ -37,13 +37,13 @@ const present = (v: string | undefined): v is string => v !== undefined && v !==
 export const registerData: Register = (app, { svc, api }) => {
   app.get(
     '/api/v1/crud/:user/:device/:stream/data',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       const q = req.query as Q;
       const downlink = DatapointService.goBool(q.downlink);
-      if (q.q === 'length') return sendText(reply, String(svc.data.length(op, user, device, stream, downlink)));
-      if (q.q === 'time2index') return sendJSON(reply, svc.data.time2index(op, user, device, stream, downlink, q.t));
+      if (q.q === 'length') return sendText(reply, String(await svc.data.length(op, user, device, stream, downlink)));
+      if (q.q === 'time2index') return sendJSON(reply, await svc.data.time2index(op, user, device, stream, downlink, q.t));
 
       let kind: 'index' | 'time';
       let i1 = 0;
@@ -74,9 +74,9 @@ export const registerData: Register = (app, { svc, api }) => {
         limit = l;
       } else throw new BadRequestError(RANGE_MSG);
 
-      const { ref, sub } = svc.data.openForRead(op, user, device, stream, downlink);
+      const { ref, sub } = await svc.data.openForRead(op, user, device, stream, downlink);
       const transform = compileTransform(q.transform);
-      const plan = kind === 'index' ? svc.data.planIndex(ref, sub, i1, i2, transform) : svc.data.planTime(ref, sub, t1, t2, limit, transform);
+      const plan = kind === 'index' ? await svc.data.planIndex(ref, sub, i1, i2, transform) : await svc.data.planTime(ref, sub, t1, t2, limit, transform);
       if (!plan.transform) {
         return sendRowChunks(reply, svc.data.rows(plan));
       }
@@ -85,16 +85,16 @@ export const registerData: Register = (app, { svc, api }) => {
   );
 
   const insert = (restamp: boolean) =>
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       const { user, device, stream } = req.params as P;
       checkNames(user, device, stream);
       const points = DatapointService.parseInsertBody(requireBody(req));
-      svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
+      await svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
       return sendText(reply, 'ok');
     });
   // Beyond the original (append-only): delete a range. Without one the original's 404 stands, before
   // authentication, exactly as when the route did not exist.
-  const del = api((req, reply, op) => {
+  const del = api(async (req, reply, op) => {
     const { user, device, stream } = req.params as P;
     checkNames(user, device, stream);
     const q = req.query as Q;
@@ -104,12 +104,12 @@ export const registerData: Register = (app, { svc, api }) => {
       const i2 = present(q.i2) ? parseGoInt(q.i2) : 0;
       if (i1 === undefined) throw new BadRequestError('Could not parse i1 parameter');
       if (i2 === undefined) throw new BadRequestError('Could not parse i2 parameter');
-      svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'index', a: i1, b: i2 });
+      await svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'index', a: i1, b: i2 });
     } else {
       const a = present(q.t1) ? parseGoFloat(q.t1) : 0;
       const b = present(q.t2) ? parseGoFloat(q.t2) : 0;
       if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) throw new BadRequestError(RANGE_MSG);
-      svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'time', a, b });
+      await svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'time', a, b });
     }
     return sendText(reply, 'ok');
   });

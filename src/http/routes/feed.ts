@@ -20,19 +20,19 @@ function rfc3339(sec: number): string {
 
 /** The Atom feed of the last 500 datapoints (rest-api §10.1). */
 export const registerFeed: Register = (app, { svc, api, config }) => {
-  const handler = api((req, reply, op) => {
+  const handler = api(async (req, reply, op) => {
     const p = req.params as P;
     const stream = p.stream.endsWith('.atom') ? p.stream.slice(0, -5) : p.stream;
     checkNames(p.user, p.device, stream);
     const q = req.query as Q;
-    const { ref, sub } = svc.data.openForRead(op, p.user, p.device, stream, DatapointService.goBool(q.downlink));
-    const n = svc.core.data.length(ref.stream.id, sub);
+    const { ref, sub } = await svc.data.openForRead(op, p.user, p.device, stream, DatapointService.goBool(q.downlink));
+    const n = await svc.core.data.length(ref.stream.id, sub);
     const i1 = Math.max(0, n - 500);
     let transform;
     let points;
     try {
       transform = compileTransform(q.transform);
-      const plan = svc.data.planIndex(ref, sub, i1, 0, transform);
+      const plan = await svc.data.planIndex(ref, sub, i1, 0, transform);
       points = [];
       const it = svc.data.datapoints(plan);
       for (let r = it.next(); !r.done; r = it.next()) points.push(r.value);

@@ -12,16 +12,16 @@ type Q = Record<string, string | undefined>;
 export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
   app.get(
     '/api/v1',
-    api((req, reply, op) => {
+    api(async (req, reply, op) => {
       switch ((req.query as Q).q) {
         case 'this':
           return sendText(reply, op.name, false);
         case 'countusers':
-          return sendText(reply, String(svc.users.count(op, 'users')));
+          return sendText(reply, String(await svc.users.count(op, 'users')));
         case 'countdevices':
-          return sendText(reply, String(svc.users.count(op, 'devices')));
+          return sendText(reply, String(await svc.users.count(op, 'devices')));
         case 'countstreams':
-          return sendText(reply, String(svc.users.count(op, 'streams')));
+          return sendText(reply, String(await svc.users.count(op, 'streams')));
         default:
           throw new NotFoundError('This path is not recognized');
       }
@@ -56,7 +56,7 @@ export const registerRoot: Register = (app, { svc, api, config, cookies }) => {
   // a 404 before and no route of the original lives under it.
   app.get(
     '/api/v1/meta/dbinfo',
-    api((_req, reply, op) => sendJSON(reply, svc.data.storageInfo(op))),
+    api(async (_req, reply, op) => sendJSON(reply, await svc.data.storageInfo(op))),
   );
   app.get('/api/v1/meta/version', (_req, reply) => sendText(reply, VERSION, false));
   app.get('/api/v1/meta/transforms', (_req, reply) => sendJSON(reply, transformListing()));

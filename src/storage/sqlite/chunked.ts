@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { StoredPoint, Sub, SubstreamInfo } from '../types';
+import type { ChunkPiece, StoredPoint, StreamStorageStats, Sub, SubstreamInfo } from '../types';
 import { type DecodedChunk, FORMAT_TEXT, decodeChunk, encodeChunk } from '../chunks';
 import type { DB } from './db';
 
@@ -35,35 +35,7 @@ interface ChunkRow {
 }
 
 /** A run of consecutive datapoints handed to readers: [from, to) of an opened chunk or tail rows. */
-export interface Piece {
-  chunk: DecodedChunk;
-  from: number;
-  to: number;
-}
-
-/** Per-substream storage figures for dbinfo. */
-export interface SubstreamStats {
-  stream: string;
-  substream: 'main' | 'downlink';
-  datapoints: number;
-  chunks: number;
-  /** Datapoints still rows in the tail. */
-  tail: number;
-  /** Bytes of the sealed chunks plus the tail rows' text. */
-  bytes: number;
-  bytes_per_datapoint: number;
-}
-
-export interface StorageStats {
-  datapoints: number;
-  chunks: number;
-  /** The database file: its pages, and those of them free for reuse. */
-  file_bytes: number;
-  free_bytes: number;
-  /** Whole file per datapoint (metadata included). */
-  bytes_per_datapoint: number;
-  substreams: SubstreamStats[];
-}
+export type Piece = ChunkPiece;
 
 const MULTI = 64;
 /** Chunks fetched per statement while streaming: no statement stays open across a yield. */
@@ -473,7 +445,7 @@ export class ChunkedDatapointStore {
     return k;
   }
 
-  private tAt(streamId: number, sub: Sub, i: number, s: Layout): number {
+  tAt(streamId: number, sub: Sub, i: number, s: Layout = this.substream(streamId, sub)): number {
     const p = s.base + i;
     if (p >= s.sealed) return this.tAtStmt.get(streamId, sub, p)!.t;
     const c = this.chunkAt.get(streamId, sub, p)!;
@@ -511,46 +483,18 @@ export class ChunkedDatapointStore {
     this.db.pragma('incremental_vacuum(1024)');
   }
 
-  stats(): StorageStats {
-    const rows = this.db
-      .prepare<[], { stream: string; sub: number; datapoints: number; chunks: number; tail: number; chunk_bytes: number; tail_bytes: number }>(
-        `SELECT u.name || '/' || d.name || '/' || st.name AS stream, s.sub, s.length AS datapoints,
+  /** Figures per substream for the storage interface's storageStats. */
+  substreamStats(): StreamStorageStats[] {
+    return this.db
+      .prepare<[], StreamStorageStats>(
+        `SELECT s.stream_id AS streamId, s.sub, s.length AS datapoints,
                 (SELECT count(*) FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub) AS chunks,
                 s.base + s.length - s.sealed AS tail,
-                (SELECT coalesce(sum(length(data)), 0) FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub) AS chunk_bytes,
-                (SELECT coalesce(sum(length(CAST(j AS BLOB))), 0) FROM datapoints p WHERE p.stream_id = s.stream_id AND p.sub = s.sub) AS tail_bytes
-           FROM substreams s JOIN streams st ON st.id = s.stream_id JOIN devices d ON d.id = st.device_id JOIN users u ON u.id = d.user_id
-          ORDER BY u.name, d.name, st.name, s.sub`,
+                (SELECT coalesce(sum(length(data)), 0) FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub)
+                  + (SELECT coalesce(sum(length(CAST(j AS BLOB))), 0) FROM datapoints p WHERE p.stream_id = s.stream_id AND p.sub = s.sub) AS bytes
+           FROM substreams s ORDER BY s.stream_id, s.sub`,
       )
       .all();
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
-    const pages = this.db.pragma('page_count', { simple: true }) as number;
-    const free = this.db.pragma('freelist_count', { simple: true }) as number;
-    let datapoints = 0;
-    let chunks = 0;
-    const substreams = rows.map((r): SubstreamStats => {
-      datapoints += r.datapoints;
-      chunks += r.chunks;
-      const bytes = r.chunk_bytes + r.tail_bytes;
-      return {
-        stream: r.stream,
-        substream: r.sub === 0 ? 'main' : 'downlink',
-        datapoints: r.datapoints,
-        chunks: r.chunks,
-        tail: r.tail,
-        bytes,
-        bytes_per_datapoint: r.datapoints ? Math.round((bytes / r.datapoints) * 100) / 100 : 0,
-      };
-    });
-    const fileBytes = pages * pageSize;
-    return {
-      datapoints,
-      chunks,
-      file_bytes: fileBytes,
-      free_bytes: free * pageSize,
-      bytes_per_datapoint: datapoints ? Math.round((fileBytes / datapoints) * 100) / 100 : 0,
-      substreams,
-    };
   }
 
   deleteSubstream(streamId: number, sub: Sub): void {

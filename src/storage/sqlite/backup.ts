@@ -1,7 +1,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { DB } from '../storage/sqlite/db';
-import { type ProgressSink, silentProgress } from './progress';
+import type { DB } from './db';
+import { type ProgressSink, silentProgress } from '../../ops/progress';
 
 const PAGES_PER_STEP = 4096;
 
