@@ -79,7 +79,7 @@ export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions 
     const starts = dStarts(points);
     if (starts !== null) {
       const c = columnar(points, starts, times, all);
-      if (c !== null) return frame(c.format, c.body, opts.level);
+      if (c !== null) return frame(c.format, c.body, c.deflate ? opts.level : -1);
     }
   }
   const w = new ByteWriter(64 + 2 * all.length);
@@ -122,7 +122,7 @@ function dStarts(points: readonly StoredPoint[]): Int32Array | null {
  * The numeric or record body when the points have that shape and the decoder's regenerated wire
  * text equals the stored texts exactly; null to store them as text.
  */
-function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Float64Array, all: string): { format: number; body: Uint8Array } | null {
+function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Float64Array, all: string): { format: number; body: Uint8Array; deflate: boolean } | null {
   const n = points.length;
   const c0 = points[0].j.charCodeAt(starts[0]);
   let format: number;
@@ -161,7 +161,8 @@ function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Flo
     }
   }
   const cols = values.map((v) => encodeColumn(w, v));
-  return columnWires(tc, cols, keyBytes).text === all ? { format, body: w.finish() } : null;
+  if (columnWires(tc, cols, keyBytes).text !== all) return null;
+  return { format, body: w.finish(), deflate: !(tc.packed && cols.every((c) => c.packed)) };
 }
 
 /** The keys of the first point's object when it is a flat object of numbers with latin1 keys. */
@@ -233,10 +234,13 @@ function parseNumber(j: string, from: number, end: number): number {
   return neg ? -x : x;
 }
 
-/** [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE]. */
+/**
+ * [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE].
+ * Level -1: do not try deflate.
+ */
 function frame(format: number, body: Uint8Array, level = 6): Uint8Array {
   let out: ByteWriter;
-  const z = body.length > 32 ? zlib.deflateRawSync(body, { level }) : null;
+  const z = body.length > 32 && level >= 0 ? zlib.deflateRawSync(body, { level }) : null;
   if (z !== null && z.length + 4 < body.length) {
     out = new ByteWriter(z.length + 16);
     out.byte(format | FLAG_DEFLATED);
