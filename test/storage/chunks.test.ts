@@ -143,6 +143,15 @@ describe('chunk codec round trips', () => {
         roundTrip(ps.map(([t, j]) => ({ t, j })));
       }),
     );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(timeArb, fc.string({ unit: 'binary' })), { maxLength: 100 }), (ps) => {
+        roundTrip(ps.map(([t, s]) => ({ t, j: (t === 0 ? '{' : '{"t":' + t + ',') + '"d":"' + s + '"}' })));
+      }),
+    );
+    roundTrip([
+      { t: 1, j: '{"t":1,"d":"\ud800"}' },
+      { t: 2, j: '{"t":2,"d":"\udc00x"}' },
+    ]);
     roundTrip([
       { t: 1, j: '\ud800' },
       { t: 2, j: 'a\udc00b' },

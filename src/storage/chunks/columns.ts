@@ -9,6 +9,8 @@ export interface Column {
   /** 0..MAX_SCALE when `ints` holds the scaled integers; -1 for raw doubles. */
   scale: number;
   ints: Float64Array | null;
+  /** Set by the encoder when the column is bit-packed: deflate finds nothing left to remove. */
+  packed?: boolean;
 }
 
 export const MAX_SCALE = 9;
@@ -106,7 +108,7 @@ export function encodeColumn(w: ByteWriter, v: Float64Array): Column {
     w.uvarint(zigzag(minK));
     w.byte(wK);
     pack(w, ints, 0, minK, wK, false);
-    return { values: v, scale: s, ints };
+    return { values: v, scale: s, ints, packed: true };
   }
   w.uvarint(zigzag(ints[0]));
   if (mode === DELTA) {
@@ -122,7 +124,7 @@ export function encodeColumn(w: ByteWriter, v: Float64Array): Column {
     w.uvarint(zigzag(ints[1] - ints[0]));
     for (let i = 2; i < n; i++) w.uvarint(zigzag(ints[i] - 2 * ints[i - 1] + ints[i - 2]));
   }
-  return { values: v, scale: s, ints };
+  return { values: v, scale: s, ints, packed: mode === PACK_DELTA };
 }
 
 /** (ints[i] or ints[i] - ints[i-1]) - base for i ≥ from, in `width` bits each, least significant first. */

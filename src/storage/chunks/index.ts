@@ -5,7 +5,7 @@
 import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
 import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
-import { columnWires, type WireText } from './wire';
+import { columnWires, prefixLengths, prefixedWires, prefixedWiresText, type WireText } from './wire';
 
 export { ChunkCorruptError } from './bytes';
 
@@ -58,6 +58,9 @@ export interface EncodeOptions {
 const TEXT_LATIN1 = 0;
 const TEXT_UTF8 = 1;
 const TEXT_UTF16 = 2;
+/** 3–5: the same encodings, each text stored without its `{"t":T` prefix, which the decoder writes from the times. */
+const TEXT_LATIN1_REST = 3;
+const ENCODINGS = ['latin1', 'utf8', 'utf16le', 'latin1', 'utf8', 'utf16le'] as const;
 
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -69,26 +72,33 @@ export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions 
   const n = points.length;
   const times = new Float64Array(n);
   for (let i = 0; i < n; i++) times[i] = points[i].t;
-  let all = '';
-  if (n > 0) {
-    const js: string[] = new Array(n);
-    for (let i = 0; i < n; i++) js[i] = points[i].j;
-    all = js.join(',');
-  }
+  const js: string[] = new Array(n);
+  for (let i = 0; i < n; i++) js[i] = points[i].j;
+  const all = js.join(',');
   if (!opts.text && n > 0) {
     const starts = dStarts(points);
     if (starts !== null) {
       const c = columnar(points, starts, times, all);
-      if (c !== null) return frame(c.format, c.body, opts.level);
+      if (c !== null) return frame(c.format, c.body, c.deflate ? opts.level : -1);
     }
   }
   const w = new ByteWriter(64 + 2 * all.length);
   w.uvarint(n);
-  encodeColumn(w, times);
-  const enc = !NOT_LATIN1.test(all) ? TEXT_LATIN1 : !LONE_SURROGATE.test(all) ? TEXT_UTF8 : TEXT_UTF16;
+  const tc = encodeColumn(w, times);
+  const prefixes = prefixLengths(tc, js);
+  let texts = js;
+  let text = all;
+  let enc = !NOT_LATIN1.test(all) ? TEXT_LATIN1 : !LONE_SURROGATE.test(all) ? TEXT_UTF8 : TEXT_UTF16;
+  if (prefixes !== null) {
+    texts = new Array(n);
+    for (let i = 0; i < n; i++) texts[i] = js[i].slice(prefixes[i]);
+    text = texts.join('');
+    // Prefixes are ASCII: the rests need the same encoding as the whole texts, or a narrower one.
+    enc = (enc === TEXT_UTF16 && !LONE_SURROGATE.test(text) ? TEXT_UTF8 : enc) + TEXT_LATIN1_REST;
+  }
   w.byte(enc);
-  for (let i = 0; i < n; i++) w.uvarint(points[i].j.length);
-  w.bytes(Buffer.from(all, enc === TEXT_LATIN1 ? 'latin1' : enc === TEXT_UTF8 ? 'utf8' : 'utf16le'));
+  for (let i = 0; i < n; i++) w.uvarint(texts[i].length);
+  w.bytes(Buffer.from(text, ENCODINGS[enc]));
   return frame(FORMAT_TEXT, w.finish(), opts.level);
 }
 
@@ -112,7 +122,7 @@ function dStarts(points: readonly StoredPoint[]): Int32Array | null {
  * The numeric or record body when the points have that shape and the decoder's regenerated wire
  * text equals the stored texts exactly; null to store them as text.
  */
-function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Float64Array, all: string): { format: number; body: Uint8Array } | null {
+function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Float64Array, all: string): { format: number; body: Uint8Array; deflate: boolean } | null {
   const n = points.length;
   const c0 = points[0].j.charCodeAt(starts[0]);
   let format: number;
@@ -151,7 +161,8 @@ function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Flo
     }
   }
   const cols = values.map((v) => encodeColumn(w, v));
-  return columnWires(tc, cols, keyBytes).text === all ? { format, body: w.finish() } : null;
+  if (columnWires(tc, cols, keyBytes).text !== all) return null;
+  return { format, body: w.finish(), deflate: !(tc.packed && cols.every((c) => c.packed)) };
 }
 
 /** The keys of the first point's object when it is a flat object of numbers with latin1 keys. */
@@ -223,10 +234,13 @@ function parseNumber(j: string, from: number, end: number): number {
   return neg ? -x : x;
 }
 
-/** [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE]. */
+/**
+ * [format][uvarint body length, when deflated][body or deflated body][CRC-32 of all before, LE].
+ * Level -1: do not try deflate.
+ */
 function frame(format: number, body: Uint8Array, level = 6): Uint8Array {
   let out: ByteWriter;
-  const z = body.length > 32 ? zlib.deflateRawSync(body, { level }) : null;
+  const z = body.length > 32 && level >= 0 ? zlib.deflateRawSync(body, { level }) : null;
   if (z !== null && z.length + 4 < body.length) {
     out = new ByteWriter(z.length + 16);
     out.byte(format | FLAG_DEFLATED);
@@ -273,7 +287,8 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     }
     if (body.length !== len) throw new ChunkCorruptError('inflated length mismatch');
   } else {
-    body = bytes.subarray(1, end);
+    // A copy: the wire texts are built later and the caller may reuse its buffer meanwhile.
+    body = bytes.slice(1, end);
   }
   const r = new ByteReader(body);
   const n = r.uvarint();
@@ -305,7 +320,20 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     return new Decoded(format, n, t, cols, keyBytes, keys);
   }
   const enc = r.byte();
-  if (enc > TEXT_UTF16) throw new ChunkCorruptError(`unknown text encoding ${enc}`);
+  if (enc >= ENCODINGS.length) throw new ChunkCorruptError(`unknown text encoding ${enc}`);
+  if (enc >= TEXT_LATIN1_REST) {
+    const lens = new Int32Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += lens[i] = r.uvarint();
+    const raw = body.subarray(r.pos);
+    if (enc === TEXT_LATIN1_REST) {
+      if (total !== raw.length) throw new ChunkCorruptError('text length mismatch');
+      return new Decoded(format, n, t, null, null, null, () => prefixedWires(t, raw, lens));
+    }
+    const rests = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString(ENCODINGS[enc]);
+    if (total !== rests.length) throw new ChunkCorruptError('text length mismatch');
+    return new Decoded(format, n, t, null, null, null, () => prefixedWiresText(t, rests, lens));
+  }
   const offs = new Int32Array(n + 1);
   let o = 0;
   for (let i = 0; i < n; i++) {
@@ -314,11 +342,9 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   }
   offs[n] = o;
   const raw = body.subarray(r.pos);
-  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString(
-    enc === TEXT_LATIN1 ? 'latin1' : enc === TEXT_UTF8 ? 'utf8' : 'utf16le',
-  );
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString(ENCODINGS[enc]);
   if (text.length !== (n > 0 ? o - 1 : 0)) throw new ChunkCorruptError('text length mismatch');
-  return new Decoded(format, n, t, null, null, null, { text, offs });
+  return new Decoded(format, n, t, null, null, null, () => ({ text, offs }));
 }
 
 class Decoded implements DecodedChunk {
@@ -333,15 +359,18 @@ class Decoded implements DecodedChunk {
     private readonly cols: Column[] | null,
     private readonly keyBytes: Uint8Array[] | null,
     keys: string[] | null = null,
-    private w: WireText | null = null,
+    private readonly make: (() => WireText) | null = null,
   ) {
     this.times = tc.values;
     this.numeric = cols !== null && keyBytes === null ? cols[0].values : null;
     this.record = cols !== null && keys !== null ? { keys, columns: cols.map((c) => c.values) } : null;
   }
 
+  private w: WireText | null = null;
+
+  /** Wire texts are built on first use: time lookups and numeric reads never pay for them. */
   private text(): WireText {
-    if (this.w === null) this.w = columnWires(this.tc, this.cols!, this.keyBytes);
+    if (this.w === null) this.w = this.make !== null ? this.make() : columnWires(this.tc, this.cols!, this.keyBytes);
     return this.w;
   }
 

@@ -132,3 +132,90 @@ export function columnWires(t: Column, cols: readonly Column[], keys: readonly U
   offs[n] = pos;
   return { text: buf.toString('latin1', 0, n > 0 ? pos - 1 : 0), offs };
 }
+
+/** `{"t":T` (or `{` when t is 0) for point i, as the decoder writes it; returns the end. */
+function writePrefix(buf: Buffer, pos: number, t: Column, i: number): number {
+  buf[pos++] = 123;
+  const x = t.values[i];
+  if (x !== 0) {
+    buf[pos++] = 34;
+    buf[pos++] = 116;
+    buf[pos++] = 34;
+    buf[pos++] = 58;
+    pos = t.ints !== null ? writeScaled(buf, pos, t.ints[i], t.scale) : writeString(buf, pos, x);
+  }
+  return pos;
+}
+
+/**
+ * How long each text's timestamp prefix is when every text starts with `{"t":T` (`{` at t = 0)
+ * exactly as the decoder would write it, else null: the text chunk then stores only the rests.
+ */
+export function prefixLengths(t: Column, texts: readonly string[]): Int32Array | null {
+  const n = texts.length;
+  const lens = new Int32Array(n);
+  if (scratch.length < 64) scratch = Buffer.allocUnsafe(1 << 16);
+  const buf = scratch;
+  for (let i = 0; i < n; i++) {
+    const end = writePrefix(buf, 0, t, i);
+    const j = texts[i];
+    if (j.length < end) return null;
+    for (let k = 0; k < end; k++) if (j.charCodeAt(k) !== buf[k]) return null;
+    lens[i] = end;
+  }
+  return lens;
+}
+
+/** The wire texts of a latin1 text chunk stored without timestamp prefixes: prefix + rest per point. */
+export function prefixedWires(t: Column, rests: Uint8Array, restLens: Int32Array): WireText {
+  const n = restLens.length;
+  const need = rests.length + n * (7 + MAX_NUMBER);
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(need * 2);
+  const buf = scratch;
+  const offs = new Int32Array(n + 1);
+  let pos = 0;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    offs[i] = pos;
+    pos = writePrefix(buf, pos, t, i);
+    const len = restLens[i];
+    if (len > 32) {
+      buf.set(rests.subarray(r, r + len), pos);
+      pos += len;
+      r += len;
+    } else {
+      for (let k = 0; k < len; k++) buf[pos++] = rests[r++];
+    }
+    buf[pos++] = 44;
+  }
+  offs[n] = pos;
+  return { text: buf.toString('latin1', 0, n > 0 ? pos - 1 : 0), offs };
+}
+
+/** The texts of a non-latin1 text chunk stored without timestamp prefixes: prefix + rest, joined. */
+export function prefixedWiresText(t: Column, rests: string, restLens: Int32Array): WireText {
+  const n = restLens.length;
+  if (scratch.length < n * (7 + MAX_NUMBER)) scratch = Buffer.allocUnsafe(n * (7 + MAX_NUMBER) * 2);
+  const buf = scratch;
+  const pre = new Int32Array(n + 1);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    pre[i] = pos;
+    pos = writePrefix(buf, pos, t, i);
+  }
+  pre[n] = pos;
+  const prefixes = buf.toString('latin1', 0, pos);
+  const parts: string[] = new Array(n);
+  const offs = new Int32Array(n + 1);
+  let r = 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const len = restLens[i];
+    parts[i] = prefixes.slice(pre[i], pre[i + 1]) + rests.slice(r, r + len);
+    r += len;
+    offs[i] = o;
+    o += pre[i + 1] - pre[i] + len + 1;
+  }
+  offs[n] = o;
+  return { text: parts.join(','), offs };
+}
