@@ -170,3 +170,13 @@ describe('sealing chunks', () => {
     expect(r2.body.map((x: { d: boolean }) => x.d)).toEqual(all.map((p) => (p.d as number) > 50));
   });
 });
+
+describe('chunk codec as the engine uses it', () => {
+  it('decodes a chunk of perfectly regular numbers (1 s apart, a counter), which packs below a byte per point', async () => {
+    const { encodeChunk, decodeChunk } = await import('../../src/storage/chunks');
+    const points = Array.from({ length: CHUNK_POINTS }, (_, i) => ({ t: 4000 + i, j: `{"t":${4000 + i},"d":${3000 + i}}` }));
+    const c = decodeChunk(encodeChunk(points));
+    expect(c.count).toBe(CHUNK_POINTS);
+    expect(c.wires()).toEqual(points.map((p) => p.j));
+  });
+});
