@@ -106,7 +106,7 @@ describe('storage figures', () => {
     expect(s).toMatchObject({ substream: 'main', datapoints: 2500, chunks: 2, tail: 500 });
     expect(s.bytes).toBeGreaterThan(0);
     expect(s.bytes_per_datapoint).toBeCloseTo(s.bytes / 2500, 1);
-    expect(r.body.file_bytes).toBeGreaterThan(0);
+    expect(r.body.bytes).toBeGreaterThan(0);
     expect(r.body.datapoints).toBeGreaterThanOrEqual(2500);
     const denied = await t.http.get('/api/v1/meta/dbinfo').set('Authorization', A());
     expect(denied.status).toBe(403);
