@@ -142,13 +142,15 @@ async function singleWrites(s, prefix, total) {
   return sent / secs;
 }
 
-const results = [];
-function report(name, value, unit) {
-  results.push({ name, value, unit });
-  console.log(`storage  ${name.padEnd(58)} ${typeof value === 'number' ? (value >= 100 ? fmt(value) : value.toFixed(3)) : value} ${unit}`);
+let results = {};
+function report(name, value, unit, key) {
+  if (key) results[key] = value;
+  console.log(`storage  ${name.padEnd(62)} ${typeof value === 'number' ? (value >= 100 ? fmt(value) : value.toFixed(3)) : value} ${unit}`);
 }
 
-async function main() {
+/** Runs our side of the figures; returns them keyed for the peer comparison. */
+export async function runOurs({ big = BIG } = {}) {
+  results = {};
   const tmp = mkdtempSync(path.join(tmpdir(), 'cdb-storage-'));
   try {
     // Bytes on disk: an empty database, then 1M numeric, then 100k {x,y,z}, stopping in between.
@@ -168,21 +170,21 @@ async function main() {
     const afterXyz = dbBytes(dir);
     report(`bytes on disk per numeric datapoint (${fmt(N)})`, (afterNum - empty) / N, 'B/dp');
     report(`bytes on disk per {x,y,z} datapoint (${fmt(XYZ)})`, (afterXyz - afterNum) / XYZ, 'B/dp');
-    report(`bytes on disk per datapoint, the issue's workload`, (afterXyz - empty) / (N + XYZ), 'B/dp');
+    report(`bytes on disk per datapoint, the issue's workload`, (afterXyz - empty) / (N + XYZ), 'B/dp', 'bytes');
 
     // The main server (synchronous NORMAL).
     s = await serve(path.join(tmp, 'main'));
     const series = [];
     for (let c = 0; c < SERIES; c++) series.push(await createStream(s, `s${c}`, '{"type":"number"}'));
     const [, ingestSecs] = await timed(() => Promise.all(series.map((p, c) => load(s, p, sensorBatches(10 + c, N)))));
-    report(`batched ingest, ${BATCH}-dp batches, ${SERIES} clients`, (SERIES * N) / ingestSecs, 'dp/s');
-    report('single-point writes, 10 clients, NORMAL', await singleWrites(s, 'one', Number(process.env.BENCH_SINGLE ?? 20000)), 'req/s');
+    report(`batched ingest, ${BATCH}-dp batches, ${SERIES} clients`, (SERIES * N) / ingestSecs, 'dp/s', 'ingest');
+    report('single-point writes, 10 clients, NORMAL', await singleWrites(s, 'one', Number(process.env.BENCH_SINGLE ?? 20000)), 'req/s', 'single');
 
     const big = series[0];
     const [[res, secs], growth] = await withPeakRss(s.pid, () => timed(() => s.req('GET', `${big}/data?i1=0&i2=0`)));
     await ensureOk(res, 'read all');
     if (JSON.parse(res.body).length !== N) throw new Error('short read');
-    report(`read all ${fmt(N)} points (server RSS +${(growth / 1048576).toFixed(0)} MB)`, secs, 's');
+    report(`read all ${fmt(N)} points (server RSS +${(growth / 1048576).toFixed(0)} MB)`, secs, 's', 'readall');
 
     // The stream's timestamps, for time-range queries.
     const ts = [];
@@ -204,7 +206,7 @@ async function main() {
         }),
       ),
     );
-    report(`${fmt(R)}-point index/time range reads, 4 clients`, done / rsecs, 'req/s');
+    report(`${fmt(R)}-point index/time range reads, 4 clients`, done / rsecs, 'req/s', 'range');
 
     for (const tr of ['mean | if last', 'sum | if last']) {
       // First run warms the JIT, the second is reported.
@@ -214,31 +216,24 @@ async function main() {
         await ensureOk(r, 'transform');
         secsT = t;
       }
-      report(`transform=${tr} over ${fmt(N)}`, secsT, 's');
+      report(`transform=${tr} over ${fmt(N)}`, secsT, 's', tr.startsWith('mean') ? 'mean' : 'sum');
     }
     await s.stop();
 
     // Single writes at synchronous FULL.
     s = await serve(path.join(tmp, 'full'), { CONNECTORDB_SQL_SYNCHRONOUS: 'FULL' });
-    report('single-point writes, 10 clients, FULL', await singleWrites(s, 'one', Number(process.env.BENCH_SINGLE_FULL ?? 10000)), 'req/s');
+    report('single-point writes, 10 clients, FULL', await singleWrites(s, 'one', Number(process.env.BENCH_SINGLE_FULL ?? 10000)), 'req/s', 'singlefull');
     await s.stop();
 
-    if (BIG > 0) {
+    if (big > 0) {
       s = await serve(path.join(tmp, 'big'));
       const p = await createStream(s, 'long');
-      const CL = 4;
-      const per = Math.ceil(BIG / BATCH);
-      // One writer must keep order; the load is simply sequential batches.
+      // One writer keeps the order: sequential batches.
       let last = 0;
-      let k = 0;
-      for (const b of sensorBatches(99, BIG)) {
+      for (const b of sensorBatches(99, big)) {
         await ensureOk(await s.req('POST', `${p}/data`, JSON.stringify(b)), 'insert');
         last = b[b.length - 1].t;
-        k++;
       }
-      void CL;
-      void per;
-      void k;
       const reps = 200;
       let total = 0;
       for (let r = 0; r < reps; r++) {
@@ -247,16 +242,65 @@ async function main() {
         await ensureOk(res2, 'time read');
         if (r >= 20) total += t;
       }
-      report(`time-range read (60 s) near the end of a ${fmt(BIG)}-point stream`, (total / (reps - 20)) * 1000, 'ms');
+      report(`time-range read (60 s) near the end of a ${fmt(big)}-point stream`, (total / (reps - 20)) * 1000, 'ms', 'timeread');
       await s.stop();
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  console.log('(the machine is shared: figures are distorted by other load)');
+  return results;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+/** Upgrade of a database written before chunks: 1M datapoints as rows, converted at open. */
+async function upgradeBench() {
+  const { default: Database } = await import('better-sqlite3');
+  const tmp = mkdtempSync(path.join(tmpdir(), 'cdb-upgrade-'));
+  try {
+    const dir = path.join(tmp, 'db');
+    execFileSync(process.execPath, [MAIN, 'create', dir, '--user', 'bench:bench'], { stdio: 'pipe' });
+    const file = path.join(dir, 'db.sqlite3');
+    const db = new Database(file);
+    // Back to schema 2: no chunks, every datapoint a row (what the earlier version wrote).
+    db.exec(`DROP TABLE chunks; ALTER TABLE substreams DROP COLUMN base; ALTER TABLE substreams DROP COLUMN sealed;
+             ALTER TABLE substreams DROP COLUMN tail_bytes; ALTER TABLE streams DROP COLUMN keep_datapoints; ALTER TABLE streams DROP COLUMN keep_seconds;`);
+    const dev = db.prepare("SELECT id FROM devices WHERE name = 'user'").get().id;
+    const id = Number(db.prepare("INSERT INTO streams (device_id, name) VALUES (?, 'old')").run(dev).lastInsertRowid);
+    const ins = db.prepare('INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES (?, 0, ?, ?, ?)');
+    let idx = 0;
+    let bytes = 0;
+    let last = 0;
+    db.transaction(() => {
+      for (const b of sensorBatches(5, N))
+        for (const p of b) {
+          const j = `{"t":${p.t},"d":${p.d}}`;
+          bytes += j.length;
+          ins.run(id, idx++, p.t, j);
+          last = p.t;
+        }
+      db.prepare('INSERT INTO substreams (stream_id, sub, length, last_t, bytes) VALUES (?, 0, ?, ?, ?)').run(id, idx, last, bytes);
+    })();
+    db.pragma('user_version = 2');
+    db.pragma('journal_mode = DELETE');
+    db.pragma('auto_vacuum = NONE');
+    db.exec('VACUUM');
+    db.close();
+    const before = statSync(file).size;
+    const t0 = performance.now();
+    execFileSync(process.execPath, [MAIN, 'dbinfo', dir], { stdio: 'pipe' });
+    const secs = (performance.now() - t0) / 1000;
+    report(`upgrade of a ${fmt(N)}-datapoint database at open (incl. VACUUM)`, secs, 's', 'upgrade');
+    report(`  file before / after upgrade`, `${(before / 1048576).toFixed(1)} MB / ${(dbBytes(dir) / 1048576).toFixed(1)} MB`, '');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runOurs()
+    .then(() => (process.env.BENCH_UPGRADE === '0' ? undefined : upgradeBench()))
+    .then(() => console.log('(the machine is shared: figures are distorted by other load)'))
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+}
