@@ -26,6 +26,18 @@ const point = (t: number, d: unknown, o?: string): StoredPoint => ({ t, j: wire(
 /** Round trip through bytes: every view of the decoded chunk equals the input. */
 function roundTrip(points: StoredPoint[]): number {
   const bytes = encodeChunk(points);
+  const texts = points.map((p) => p.j);
+  // Small ranges first, on fresh decodes: they are built alone, without the whole chunk.
+  for (const [a, b] of [
+    [0, 1],
+    [points.length >> 1, (points.length >> 1) + 3],
+    [points.length - 2, points.length],
+  ]) {
+    const from = Math.max(0, a);
+    const to = Math.min(points.length, Math.max(from, b));
+    expect(decodeChunk(bytes).wires(from, to)).toEqual(texts.slice(from, to));
+    expect(decodeChunk(bytes).joined(from, to)).toBe(texts.slice(from, to).join(','));
+  }
   const c = decodeChunk(bytes);
   expect(c.count).toBe(points.length);
   expect(c.format).toBe(bytes[0]);
