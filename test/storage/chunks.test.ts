@@ -171,6 +171,14 @@ describe('chunk codec round trips', () => {
     ]);
   });
 
+  it('gives back regular data that packs into less than a byte per point', () => {
+    const steady = Array.from({ length: 1000 }, (_, i) => point(1_600_000_000 + i, 7));
+    expect(encodeChunk(steady).length).toBeLessThan(100);
+    expect(roundTrip(steady)).toBe(FORMAT_NUMERIC);
+    expect(roundTrip(Array.from({ length: 1000 }, (_, i) => point(1_600_000_000 + i, i)))).toBe(FORMAT_NUMERIC);
+    expect(roundTrip(Array.from({ length: 1000 }, () => point(5, true)))).toBe(FORMAT_TEXT);
+  });
+
   it('keeps t of 0, -0 timestamps, equal timestamps and an empty chunk', () => {
     expect(roundTrip([point(0, 1), point(0, 2.5), point(0, -3)])).toBe(FORMAT_NUMERIC);
     expect(roundTrip([point(5, 1), point(5, 1), point(5, 1)])).toBe(FORMAT_NUMERIC);

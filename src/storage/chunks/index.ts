@@ -292,7 +292,9 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   }
   const r = new ByteReader(body);
   const n = r.uvarint();
-  if (n > body.length) throw new ChunkCorruptError('count out of range');
+  // Not `n > body.length`: bit-packed columns of regular data (steady timestamps, a counter)
+  // take less than a byte per point. No chunk the engine writes comes near this bound.
+  if (n > 1 << 24) throw new ChunkCorruptError('count out of range');
   const t = decodeColumn(r, n);
   if (kind === FORMAT_NUMERIC) {
     const d = decodeColumn(r, n);
