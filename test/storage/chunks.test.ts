@@ -248,6 +248,7 @@ describe('corrupt chunks', () => {
     Array.from({ length: 200 }, (_, i) => point(1_600_000_000 + i, i / 4)),
     Array.from({ length: 200 }, (_, i) => point(1_600_000_000 + i, { x: i, s: 'é' + i })),
     [point(1, 2)],
+    Array.from({ length: 300 }, (_, i) => point(1_600_000_000 + i, 7)),
   ];
 
   it('refuses every truncation with a ChunkCorruptError', () => {
