@@ -243,6 +243,21 @@ describe('chunk format choice', () => {
   });
 });
 
+describe('decoded chunks', () => {
+  it('keep their texts when the caller reuses the buffer it decoded from', () => {
+    for (const pts of [
+      Array.from({ length: 50 }, (_, i) => point(1_600_000_000 + i, i / 4)),
+      Array.from({ length: 50 }, (_, i) => point(1_600_000_000 + i, { x: i, y: 2 })),
+      [point(1, 'a'), point(2, 'b')],
+    ]) {
+      const buf = Buffer.from(encodeChunk(pts));
+      const c = decodeChunk(buf);
+      buf.fill(0);
+      expect(c.wires()).toEqual(pts.map((p) => p.j));
+    }
+  });
+});
+
 describe('corrupt chunks', () => {
   const samples = [
     Array.from({ length: 200 }, (_, i) => point(1_600_000_000 + i, i / 4)),

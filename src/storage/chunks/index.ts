@@ -287,8 +287,9 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     }
     if (body.length !== len) throw new ChunkCorruptError('inflated length mismatch');
   } else {
-    // A copy: the wire texts are built later and the caller may reuse its buffer meanwhile.
-    body = bytes.slice(1, end);
+    // A copy (Buffer#slice would be a view): the wire texts are built later and the caller may
+    // reuse its buffer meanwhile.
+    body = Uint8Array.prototype.slice.call(bytes, 1, end);
   }
   const r = new ByteReader(body);
   const n = r.uvarint();
