@@ -26,6 +26,18 @@ const point = (t: number, d: unknown, o?: string): StoredPoint => ({ t, j: wire(
 /** Round trip through bytes: every view of the decoded chunk equals the input. */
 function roundTrip(points: StoredPoint[]): number {
   const bytes = encodeChunk(points);
+  const texts = points.map((p) => p.j);
+  // Small ranges first, on fresh decodes: they are built alone, without the whole chunk.
+  for (const [a, b] of [
+    [0, 1],
+    [points.length >> 1, (points.length >> 1) + 3],
+    [points.length - 2, points.length],
+  ]) {
+    const from = Math.max(0, a);
+    const to = Math.min(points.length, Math.max(from, b));
+    expect(decodeChunk(bytes).wires(from, to)).toEqual(texts.slice(from, to));
+    expect(decodeChunk(bytes).joined(from, to)).toBe(texts.slice(from, to).join(','));
+  }
   const c = decodeChunk(bytes);
   expect(c.count).toBe(points.length);
   expect(c.format).toBe(bytes[0]);
@@ -159,6 +171,14 @@ describe('chunk codec round trips', () => {
     ]);
   });
 
+  it('gives back regular data that packs into less than a byte per point', () => {
+    const steady = Array.from({ length: 1000 }, (_, i) => point(1_600_000_000 + i, 7));
+    expect(encodeChunk(steady).length).toBeLessThan(100);
+    expect(roundTrip(steady)).toBe(FORMAT_NUMERIC);
+    expect(roundTrip(Array.from({ length: 1000 }, (_, i) => point(1_600_000_000 + i, i)))).toBe(FORMAT_NUMERIC);
+    expect(roundTrip(Array.from({ length: 1000 }, () => point(5, true)))).toBe(FORMAT_TEXT);
+  });
+
   it('keeps t of 0, -0 timestamps, equal timestamps and an empty chunk', () => {
     expect(roundTrip([point(0, 1), point(0, 2.5), point(0, -3)])).toBe(FORMAT_NUMERIC);
     expect(roundTrip([point(5, 1), point(5, 1), point(5, 1)])).toBe(FORMAT_NUMERIC);
@@ -223,11 +243,27 @@ describe('chunk format choice', () => {
   });
 });
 
+describe('decoded chunks', () => {
+  it('keep their texts when the caller reuses the buffer it decoded from', () => {
+    for (const pts of [
+      Array.from({ length: 50 }, (_, i) => point(1_600_000_000 + i, i / 4)),
+      Array.from({ length: 50 }, (_, i) => point(1_600_000_000 + i, { x: i, y: 2 })),
+      [point(1, 'a'), point(2, 'b')],
+    ]) {
+      const buf = Buffer.from(encodeChunk(pts));
+      const c = decodeChunk(buf);
+      buf.fill(0);
+      expect(c.wires()).toEqual(pts.map((p) => p.j));
+    }
+  });
+});
+
 describe('corrupt chunks', () => {
   const samples = [
     Array.from({ length: 200 }, (_, i) => point(1_600_000_000 + i, i / 4)),
     Array.from({ length: 200 }, (_, i) => point(1_600_000_000 + i, { x: i, s: 'é' + i })),
     [point(1, 2)],
+    Array.from({ length: 300 }, (_, i) => point(1_600_000_000 + i, 7)),
   ];
 
   it('refuses every truncation with a ChunkCorruptError', () => {

@@ -287,8 +287,9 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     }
     if (body.length !== len) throw new ChunkCorruptError('inflated length mismatch');
   } else {
-    // A copy: the wire texts are built later and the caller may reuse its buffer meanwhile.
-    body = bytes.slice(1, end);
+    // A copy (Buffer#slice would be a view): the wire texts are built later and the caller may
+    // reuse its buffer meanwhile.
+    body = Uint8Array.prototype.slice.call(bytes, 1, end);
   }
   const r = new ByteReader(body);
   const n = r.uvarint();
@@ -330,11 +331,13 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     const raw = body.subarray(r.pos);
     if (enc === TEXT_LATIN1_REST) {
       if (total !== raw.length) throw new ChunkCorruptError('text length mismatch');
-      return new Decoded(format, n, t, null, null, null, () => prefixedWires(t, raw, lens));
+      const starts = new Int32Array(n + 1);
+      for (let i = 0; i < n; i++) starts[i + 1] = starts[i] + lens[i];
+      return new Decoded(format, n, t, null, null, null, (from, to) => prefixedWires(t, raw, starts, from, to), true);
     }
     const rests = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString(ENCODINGS[enc]);
     if (total !== rests.length) throw new ChunkCorruptError('text length mismatch');
-    return new Decoded(format, n, t, null, null, null, () => prefixedWiresText(t, rests, lens));
+    return new Decoded(format, n, t, null, null, null, () => prefixedWiresText(t, rests, lens), false);
   }
   const offs = new Int32Array(n + 1);
   let o = 0;
@@ -346,7 +349,7 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   const raw = body.subarray(r.pos);
   const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString(ENCODINGS[enc]);
   if (text.length !== (n > 0 ? o - 1 : 0)) throw new ChunkCorruptError('text length mismatch');
-  return new Decoded(format, n, t, null, null, null, () => ({ text, offs }));
+  return new Decoded(format, n, t, null, null, null, () => ({ text, offs }), false);
 }
 
 class Decoded implements DecodedChunk {
@@ -361,7 +364,9 @@ class Decoded implements DecodedChunk {
     private readonly cols: Column[] | null,
     private readonly keyBytes: Uint8Array[] | null,
     keys: string[] | null = null,
-    private readonly make: (() => WireText) | null = null,
+    private readonly make: ((from: number, to: number) => WireText) | null = null,
+    /** `make` (or the columns) can build a part of the chunk's texts for less than the whole. */
+    private readonly partial = make === null,
   ) {
     this.times = tc.values;
     this.numeric = cols !== null && keyBytes === null ? cols[0].values : null;
@@ -370,10 +375,20 @@ class Decoded implements DecodedChunk {
 
   private w: WireText | null = null;
 
-  /** Wire texts are built on first use: time lookups and numeric reads never pay for them. */
-  private text(): WireText {
-    if (this.w === null) this.w = this.make !== null ? this.make() : columnWires(this.tc, this.cols!, this.keyBytes);
-    return this.w;
+  private build(from: number, to: number): WireText {
+    return this.make !== null ? this.make(from, to) : columnWires(this.tc, this.cols!, this.keyBytes, from, to);
+  }
+
+  /**
+   * Texts of [from, to) and the index their offsets start at. The whole chunk's texts are built
+   * once and kept; a range read of a small part of a chunk builds only that part.
+   */
+  private text(from: number, to: number): [WireText, number] {
+    if (this.w === null) {
+      if (this.partial && 4 * (to - from) < this.count) return [this.build(from, to), from];
+      this.w = this.build(0, this.count);
+    }
+    return [this.w, 0];
   }
 
   private range(from: number, to: number): void {
@@ -384,23 +399,25 @@ class Decoded implements DecodedChunk {
 
   wire(i: number): string {
     this.range(i, i + 1);
-    const { text, offs } = this.text();
+    // One point at a time usually means all of them in turn: build the whole chunk once.
+    if (this.w === null) this.w = this.build(0, this.count);
+    const { text, offs } = this.w;
     return text.slice(offs[i], offs[i + 1] - 1);
   }
 
   wires(from = 0, to = this.count): string[] {
     this.range(from, to);
-    const { text, offs } = this.text();
+    const [{ text, offs }, base] = this.text(from, to);
     const out: string[] = new Array(to - from);
-    for (let i = from; i < to; i++) out[i - from] = text.slice(offs[i], offs[i + 1] - 1);
+    for (let i = from; i < to; i++) out[i - from] = text.slice(offs[i - base], offs[i - base + 1] - 1);
     return out;
   }
 
   joined(from = 0, to = this.count): string {
     this.range(from, to);
     if (from === to) return '';
-    const { text, offs } = this.text();
-    return text.slice(offs[from], offs[to] - 1);
+    const [{ text, offs }, base] = this.text(from, to);
+    return text.slice(offs[from - base], offs[to - base] - 1);
   }
 }
 

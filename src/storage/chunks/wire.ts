@@ -1,6 +1,9 @@
 import { POW10, type Column } from './columns';
 
-/** Comma-separated wire texts of a chunk and where each starts: point i is text[offs[i], offs[i+1]-1). */
+/**
+ * Comma-separated wire texts of points [from, to) of a chunk and where each starts: point i is
+ * text[offs[i - from], offs[i - from + 1] - 1).
+ */
 export interface WireText {
   text: string;
   offs: Int32Array;
@@ -84,8 +87,8 @@ const MAX_NUMBER = 25;
  * where D is the single column's value, or, with `keys` (JSON-quoted, latin1), the object
  * `{K0:V0,K1:V1,…}` of one value per column.
  */
-export function columnWires(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null): WireText {
-  const n = t.values.length;
+export function columnWires(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null, from = 0, to = t.values.length): WireText {
+  const n = to - from;
   let perPoint = 14 + 2 * MAX_NUMBER;
   if (keys !== null) for (const k of keys) perPoint += k.length + 2 + MAX_NUMBER;
   if (scratch.length < n * perPoint) scratch = Buffer.allocUnsafe(n * perPoint * 2);
@@ -96,8 +99,8 @@ export function columnWires(t: Column, cols: readonly Column[], keys: readonly U
   const ts = t.scale;
   const m = cols.length;
   let pos = 0;
-  for (let i = 0; i < n; i++) {
-    offs[i] = pos;
+  for (let i = from; i < to; i++) {
+    offs[i - from] = pos;
     buf[pos++] = 123; // {
     buf[pos++] = 34; // "
     if (tv[i] !== 0) {
@@ -167,18 +170,18 @@ export function prefixLengths(t: Column, texts: readonly string[]): Int32Array |
 }
 
 /** The wire texts of a latin1 text chunk stored without timestamp prefixes: prefix + rest per point. */
-export function prefixedWires(t: Column, rests: Uint8Array, restLens: Int32Array): WireText {
-  const n = restLens.length;
-  const need = rests.length + n * (7 + MAX_NUMBER);
+export function prefixedWires(t: Column, rests: Uint8Array, restStarts: Int32Array, from = 0, to = restStarts.length - 1): WireText {
+  const n = to - from;
+  const need = restStarts[to] - restStarts[from] + n * (7 + MAX_NUMBER);
   if (scratch.length < need) scratch = Buffer.allocUnsafe(need * 2);
   const buf = scratch;
   const offs = new Int32Array(n + 1);
   let pos = 0;
-  let r = 0;
-  for (let i = 0; i < n; i++) {
-    offs[i] = pos;
+  let r = restStarts[from];
+  for (let i = from; i < to; i++) {
+    offs[i - from] = pos;
     pos = writePrefix(buf, pos, t, i);
-    const len = restLens[i];
+    const len = restStarts[i + 1] - r;
     if (len > 32) {
       buf.set(rests.subarray(r, r + len), pos);
       pos += len;
