@@ -39,6 +39,25 @@ function rawCeiling() {
   return best;
 }
 
+/** Single-datapoint POSTs from 10 concurrent clients, each on its own stream; answers req/s. */
+async function singles(s) {
+  const SINGLE = Number(process.env.BENCH_SINGLE ?? 30000);
+  const C3 = 10;
+  for (let c = 0; c < C3; c++) await ensureOk(await s.req('POST', `/api/v1/crud/bench/user/single${c}`, '{"schema":"{}"}'), 'create');
+  let sent = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: C3 }, async (_, c) => {
+      let k = 0;
+      while (sent < SINGLE) {
+        sent++;
+        await ensureOk(await s.req('POST', `/api/v1/crud/bench/user/single${c}/data`, `[{"t":${1e9 + ++k},"d":${k}}]`), 'single');
+      }
+    }),
+  );
+  return sent / ((performance.now() - t0) / 1000);
+}
+
 async function main() {
   const raw = rawCeiling();
   console.log(`ingest   (1) raw better-sqlite3 insert, ${BATCH} rows/tx (best)     ${fmt(raw)} rows/s`);
@@ -65,23 +84,16 @@ async function main() {
     const restRate = (perClient * CLIENTS * BATCH) / secs;
     console.log(`ingest   (2) REST POST, ${BATCH}-dp batches, ${CLIENTS} clients            ${fmt(restRate)} dp/s  (${(restRate / raw).toFixed(2)} of raw)`);
 
-    // (3) single-datapoint POSTs, 10 concurrent clients, api-key auth.
-    const SINGLE = Number(process.env.BENCH_SINGLE ?? 30000);
-    const C3 = 10;
-    for (let c = 0; c < C3; c++) await ensureOk(await s.req('POST', `/api/v1/crud/bench/user/single${c}`, '{"schema":"{}"}'), 'create');
-    let sent = 0;
-    t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: C3 }, async (_, c) => {
-        let k = 0;
-        while (sent < SINGLE) {
-          sent++;
-          await ensureOk(await s.req('POST', `/api/v1/crud/bench/user/single${c}/data`, `[{"t":${1e9 + ++k},"d":${k}}]`), 'single');
-        }
-      }),
-    );
-    secs = (performance.now() - t0) / 1000;
-    console.log(`ingest   (3) single-datapoint POSTs, 10 clients, api key       ${fmt(sent / secs)} req/s`);
+    // (3) single-datapoint POSTs, 10 concurrent clients, api-key auth, at the default
+    // synchronous=NORMAL; (3b) the same against a second server at synchronous=FULL (an fsync per
+    // commit, so what group commit buys shows most there).
+    console.log(`ingest   (3) single-datapoint POSTs, 10 clients, api key       ${fmt(await singles(s))} req/s  (synchronous=NORMAL)`);
+    const full = await startServer({ CONNECTORDB_SQL_SYNCHRONOUS: 'FULL' });
+    try {
+      console.log(`ingest   (3b) single-datapoint POSTs, 10 clients, api key      ${fmt(await singles(full))} req/s  (synchronous=FULL)`);
+    } finally {
+      await full.stop();
+    }
 
     // (4) one GET of a 1,000,000-datapoint stream, and the server's RSS growth while serving it.
     const big = '/api/v1/crud/bench/user/big';
