@@ -250,6 +250,12 @@ export interface DatapointStorage {
    */
   readBatches(streamId: number, sub: Sub, i1: number, i2: number, chunk?: number): AsyncIterableIterator<string[]>;
   /**
+   * The same datapoints as readBatches, each batch already joined with ',' (the inside of a JSON
+   * array): what a plain range read sends. Optional: an engine with compressed chunks produces
+   * this text directly, without a string per datapoint.
+   */
+  readJoined?(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string>;
+  /**
    * Removes [i1, i2) of one substream; later datapoints' indexes shift down by i2 − i1 and the
    * summary is updated (length, bytes; last_t when the tail went). Returns the count removed.
    */

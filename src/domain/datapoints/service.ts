@@ -177,7 +177,13 @@ export class DatapointService {
 
   /** Stored wire texts of a plan, in batches: what a read without a transform sends as is. */
   rows(plan: ReadPlan): AsyncIterableIterator<string[]> {
-    return this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK);
+    const data = this.core.data;
+    if (!data.readJoined) return data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK);
+    // A chunk's text comes joined: one element per chunk, which the route's join leaves as is.
+    const joined = data.readJoined(plan.ref.stream.id, plan.sub, plan.i1, plan.i2);
+    return (async function* () {
+      for await (const s of joined) yield [s];
+    })();
   }
 
   /**

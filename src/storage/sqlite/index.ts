@@ -357,10 +357,15 @@ export class SqliteStorage implements Storage {
     insertDatapoints: (target: InsertTarget, rule: InsertRule): Promise<void> => this.write(() => this.insertNow(target, rule)),
     readBatches: (streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> => {
       const dp = this.dp;
-      // One sealed chunk per batch (its wire text already joined, so the route's join of a
-      // one-element array costs nothing); a few chunks per statement, none open across awaits.
+      // One sealed chunk per batch; a few chunks per statement, none open across awaits.
       return (async function* () {
-        for (const pc of dp.pieces(streamId, sub, i1, i2)) yield [pc.chunk.joined(pc.from, pc.to)];
+        for (const pc of dp.pieces(streamId, sub, i1, i2)) yield pc.chunk.wires(pc.from, pc.to);
+      })();
+    },
+    readJoined: (streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string> => {
+      const dp = this.dp;
+      return (async function* () {
+        for (const pc of dp.pieces(streamId, sub, i1, i2)) yield pc.chunk.joined(pc.from, pc.to);
       })();
     },
     deleteRange: (streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> =>
