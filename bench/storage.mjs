@@ -180,8 +180,8 @@ export async function runOurs({ big = BIG } = {}) {
     report(`batched ingest, ${BATCH}-dp batches, ${SERIES} clients`, (SERIES * N) / ingestSecs, 'dp/s', 'ingest');
     report('single-point writes, 10 clients, NORMAL', await singleWrites(s, 'one', Number(process.env.BENCH_SINGLE ?? 20000)), 'req/s', 'single');
 
-    const big = series[0];
-    const [[res, secs], growth] = await withPeakRss(s.pid, () => timed(() => s.req('GET', `${big}/data?i1=0&i2=0`)));
+    const first = series[0];
+    const [[res, secs], growth] = await withPeakRss(s.pid, () => timed(() => s.req('GET', `${first}/data?i1=0&i2=0`)));
     await ensureOk(res, 'read all');
     if (JSON.parse(res.body).length !== N) throw new Error('short read');
     report(`read all ${fmt(N)} points (server RSS +${(growth / 1048576).toFixed(0)} MB)`, secs, 's', 'readall');
@@ -200,7 +200,7 @@ export async function runOurs({ big = BIG } = {}) {
             done++;
             const k = (i++ * 7919) % (N - R);
             const q = i % 2 ? `i1=${k}&i2=${k + R}` : `t1=${ts[k] - 0.0005}&t2=${ts[k + R - 1]}`;
-            const r = await ensureOk(await s.req('GET', `${big}/data?${q}`), 'range read');
+            const r = await ensureOk(await s.req('GET', `${first}/data?${q}`), 'range read');
             if (r.body.length < R * 10) throw new Error('short range read');
           }
         }),
@@ -212,7 +212,7 @@ export async function runOurs({ big = BIG } = {}) {
       // First run warms the JIT, the second is reported.
       let secsT = 0;
       for (let pass = 0; pass < 2; pass++) {
-        const [r, t] = await timed(() => s.req('GET', `${big}/data?i1=0&i2=0&transform=${encodeURIComponent(tr)}`));
+        const [r, t] = await timed(() => s.req('GET', `${first}/data?i1=0&i2=0&transform=${encodeURIComponent(tr)}`));
         await ensureOk(r, 'transform');
         secsT = t;
       }
