@@ -161,7 +161,10 @@ function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Flo
     }
   }
   const cols = values.map((v) => encodeColumn(w, v));
-  if (columnWires(tc, cols, keyBytes).text !== all) return null;
+  // Equal joined texts and equal lengths mean every text is equal.
+  const wt = columnWires(tc, cols, keyBytes);
+  if (wt.text !== all) return null;
+  for (let i = 0; i < n; i++) if (wt.offs[i + 1] - wt.offs[i] - 1 !== points[i].j.length) return null;
   return { format, body: w.finish(), deflate: !(tc.packed && cols.every((c) => c.packed)) };
 }
 
