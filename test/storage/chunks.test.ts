@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { wireJSON } from '../../src/domain/datapoints/service';
 import {
   ChunkCorruptError,
   FLAG_DEFLATED,
@@ -12,13 +13,10 @@ import {
   firstAfter,
 } from '../../src/storage/chunks';
 
-/** The server's wire form (service.ts wireJSON): t omitted when 0, d when null, o when empty. */
+/** The server's own wire form (t omitted when 0, d when null, o when empty), numbers as it writes them. */
 function wire(t: number, d: unknown, o?: string): string {
   const dText = d === null ? null : typeof d === 'number' ? (Number.isFinite(d) ? String(d) : 'null') : JSON.stringify(d);
-  let s = t === 0 ? '{' : '{"t":' + t;
-  if (dText !== null) s += (s.length === 1 ? '"d":' : ',"d":') + dText;
-  if (o !== undefined) s += (s.length === 1 ? '"o":' : ',"o":') + JSON.stringify(o);
-  return s + '}';
+  return wireJSON(t, dText, o === undefined ? null : JSON.stringify(o));
 }
 
 const point = (t: number, d: unknown, o?: string): StoredPoint => ({ t, j: wire(t, d, o) });

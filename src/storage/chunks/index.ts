@@ -66,10 +66,13 @@ const NOT_LATIN1 = /[\u0100-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** More keys than this and a record chunk stops paying for itself. */
 const MAX_KEYS = 32;
+/** Points per chunk the decoder accepts: a bound on what a corrupt count can make it allocate. */
+export const MAX_CHUNK_POINTS = 1 << 24;
 
 /** Encodes points (in index order) as one chunk. Every chunk decodes to exactly its input. */
 export function encodeChunk(points: readonly StoredPoint[], opts: EncodeOptions = {}): Uint8Array {
   const n = points.length;
+  if (n > MAX_CHUNK_POINTS) throw new RangeError(`a chunk holds at most ${MAX_CHUNK_POINTS} datapoints, not ${n}`);
   const times = new Float64Array(n);
   for (let i = 0; i < n; i++) times[i] = points[i].t;
   const js: string[] = new Array(n);
@@ -161,7 +164,10 @@ function columnar(points: readonly StoredPoint[], starts: Int32Array, times: Flo
     }
   }
   const cols = values.map((v) => encodeColumn(w, v));
-  if (columnWires(tc, cols, keyBytes).text !== all) return null;
+  // Equal joined texts and equal lengths mean every text is equal.
+  const wt = columnWires(tc, cols, keyBytes);
+  if (wt.text !== all) return null;
+  for (let i = 0; i < n; i++) if (wt.offs[i + 1] - wt.offs[i] - 1 !== points[i].j.length) return null;
   return { format, body: w.finish(), deflate: !(tc.packed && cols.every((c) => c.packed)) };
 }
 
@@ -295,7 +301,7 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   const n = r.uvarint();
   // Not `n > body.length`: bit-packed columns of regular data (steady timestamps, a counter)
   // take less than a byte per point. No chunk the engine writes comes near this bound.
-  if (n > 1 << 24) throw new ChunkCorruptError('count out of range');
+  if (n > MAX_CHUNK_POINTS) throw new ChunkCorruptError('count out of range');
   const t = decodeColumn(r, n);
   if (kind === FORMAT_NUMERIC) {
     const d = decodeColumn(r, n);
