@@ -339,7 +339,10 @@ export interface Storage {
    * Offline bulk work (import, export, admin commands run from the CLI): `fn` runs inside one
    * transaction that may span awaits; the engine's other writes wait until it ends. Not for
    * request handlers: on SQLite other requests would read the open transaction's writes.
-   * `mode: 'read'` is a consistent snapshot for reading only.
+   * `mode: 'read'` is a consistent snapshot for reading only. The calls `fn` makes on this same
+   * Storage object belong to the transaction: SQLite has one connection, so they do by
+   * construction; PostgreSQL binds its transaction's client to `fn`'s async context
+   * (AsyncLocalStorage) and routes those calls to it (REPEATABLE READ for 'read').
    */
   exclusive<T>(mode: 'read' | 'write', fn: () => Promise<T>): Promise<T>;
 
