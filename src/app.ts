@@ -175,6 +175,18 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
   registerMetrics(app, ctx, hub);
   registerOpenapi(app);
   registerWebsite(app, ctx);
+  // Retention sweep: trims streams to their retention exactly (inserts drop whole chunks only).
+  const sweep = setInterval(() => {
+    services.data.sweepRetention().then(
+      (n) => {
+        if (n > 0) app.log.info({ datapoints: n }, 'retention sweep removed datapoints');
+      },
+      (e: unknown) => app.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'retention sweep failed; it runs again at the next interval'),
+    );
+  }, (config.retention?.sweep_interval ?? 60) * 1000);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+
   registerWeb(app, ctx);
   return { app, services };
 }

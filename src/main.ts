@@ -276,9 +276,11 @@ export function program(): Command {
     });
 
   p.command('dbinfo <dir>')
-    .description('print the database file and user/device/stream counts')
+    .description('print the database file, user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
-      await withFolder(dir, async ({ svc, config }) => console.log(JSON.stringify({ database: databaseFile(config), ...(await admin.dbinfo(svc)) }, null, 2)));
+      await withFolder(dir, async ({ svc, config }) =>
+        console.log(JSON.stringify({ database: databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
+      );
     });
 
   const user = p.command('user').description('manage users (acts directly on the database, like the original shell)');

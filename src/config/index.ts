@@ -59,6 +59,8 @@ export interface Config {
   sql: { type: string; uri: string; synchronous: Synchronous; quick_check: boolean };
   /** Prometheus metrics at /metrics (off by default); a non-empty token must come as `Authorization: Bearer`. */
   metrics: { enabled: boolean; token: string };
+  /** Retention for streams without their own (beyond the original); 0 = no limit. */
+  retention: { datapoints: number; seconds: number; sweep_interval: number };
 }
 
 /** Fresh random cookie secrets (written by `create` / `write config`). */
@@ -104,6 +106,7 @@ export function defaultConfig(dir = '.'): Config {
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 10000, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL', quick_check: true },
     metrics: { enabled: false, token: '' },
+    retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },
   };
 }
 

@@ -50,6 +50,10 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   atLeast(ps.peek_max, 1, 'pipescript.peek_max must be at least 1');
   atLeast(ps.max_nesting, 1, 'pipescript.max_nesting must be at least 1');
   atLeast(ps.max_stages, 1, 'pipescript.max_stages must be at least 1');
+  const rt = cfg.retention;
+  if (!(Number.isInteger(rt.datapoints) && rt.datapoints >= 0)) errors.push('retention.datapoints must be a whole number, 0 or more (0 = no limit)');
+  atLeast(rt.seconds, 0, 'retention.seconds must not be negative (0 = no limit)');
+  atLeast(rt.sweep_interval, 1, 'retention.sweep_interval must be at least 1 second');
 
   let level = cfg.loglevel.toLowerCase();
   if (level === 'warning') level = 'warn';

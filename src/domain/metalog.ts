@@ -31,7 +31,9 @@ export type LogCmd =
   | 'DeleteDevice'
   | 'CreateStream'
   | 'UpdateStream'
-  | 'DeleteStream';
+  | 'DeleteStream'
+  /** Beyond the original: a range of datapoints deleted; arg is `user/device/stream[/downlink]?range`. */
+  | 'DeleteDatapoints';
 
 /** Log entries planned for one operation: handed to the storage write, published after its commit. */
 export class LogPlan {

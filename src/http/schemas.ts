@@ -204,6 +204,11 @@ export const schemas = {
     summary: 'Liveness: the process serves HTTP (no authentication, no database)',
     response: { 200: json({ type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'] }) },
   },
+  dbinfo: {
+    ...tag('meta'),
+    summary: 'Storage figures per substream (admins only): datapoints, chunks, bytes, bytes per datapoint',
+    response: { 200: json(obj), 401: ERR[401], 403: ERR[403] },
+  },
   ready: {
     ...tag('meta'),
     summary: 'Readiness: the database answers and the server is enabled',
@@ -287,6 +292,13 @@ export const schemas = {
     response: { 200: OK, ...ERR },
   },
 
+  deleteData: {
+    ...tag('data'),
+    summary: 'Deletes datapoints by index range (i1, i2) or time range (t1, t2); later indexes shift down (beyond the original)',
+    params: params('user', 'device', 'stream'),
+    querystring: { type: 'object', properties: { downlink: goBool('Delete from the downlink substream'), i1: str('First index'), i2: str('End index (exclusive)'), t1: str('Start time'), t2: str('End time') } },
+    response: { 200: OK, ...ERR },
+  },
   readData: {
     ...tag('data'),
     summary: 'Reads datapoints by index or time range, their number (q=length), an index (q=time2index), or buckets (downsample=N)',

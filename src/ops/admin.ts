@@ -1,3 +1,4 @@
+import type { StorageInfo } from '../domain/datapoints/service';
 import type { Services } from '../domain';
 import { newApiKey } from '../domain/devices/service';
 import type { DeviceRow, UserRow } from '../domain/types';
@@ -178,4 +179,9 @@ export async function resetApikey(svc: Services, path: string): Promise<string> 
 
 export async function dbinfo(svc: Services): Promise<{ users: number; devices: number; streams: number }> {
   return { users: await svc.core.users.count(), devices: await svc.core.devices.count(), streams: await svc.core.streams.count() };
+}
+
+/** Datapoints, chunks and bytes on disk, in total and per substream (`connectordb dbinfo`). */
+export function storageInfo(svc: Services): Promise<StorageInfo> {
+  return svc.data.storageInfo(null);
 }

@@ -1,3 +1,5 @@
+import type { DecodedChunk } from './chunks';
+
 /**
  * The storage interface: everything the services know about where users, devices, streams and
  * datapoints live. Types only; the engines implement it (`sqlite/` today, `postgres/` next), and
@@ -65,6 +67,10 @@ export interface StreamRow {
   datatype: string;
   ephemeral: boolean;
   downlink: boolean;
+  /** Retention (beyond the original): keep at most this many datapoints; 0 or absent = no limit. */
+  keep_datapoints?: number;
+  /** Retention: keep only datapoints newer than this many seconds; 0 or absent = no limit. */
+  keep_seconds?: number;
 }
 
 /** A stream row listed with the device fields that `GET /crud/{user}?q=streams` filters on. */
@@ -119,11 +125,22 @@ export interface InsertRule {
   quotaError(which: 'stream' | 'device'): Error;
 }
 
+/** Retention: keep at most `datapoints` and/or only those newer than `seconds`; 0 = no limit. */
+export interface Retention {
+  datapoints: number;
+  seconds: number;
+}
+
 /** One insert: the target substream (the device for its quota) and the rule. */
 export interface InsertTarget {
   streamId: number;
   deviceId: number;
   sub: Sub;
+  /**
+   * The stream's retention: after the append, in the same transaction, the engine may drop the
+   * oldest datapoints that fall outside it when that is cheap (whole chunks); the sweep trims exactly.
+   */
+  keep?: Retention;
 }
 
 /**
@@ -152,6 +169,9 @@ export interface StreamStorageStats {
   datapoints: number;
   /** Sealed chunks (0 for an engine that stores a row per datapoint). */
   chunks: number;
+  /** Datapoints not yet sealed into a chunk (all of them for a row-per-datapoint engine). */
+  tail: number;
+  /** Bytes the substream's datapoints take: chunk bytes plus the tail's text. */
   bytes: number;
 }
 
@@ -230,10 +250,22 @@ export interface DatapointStorage {
    */
   readBatches(streamId: number, sub: Sub, i1: number, i2: number, chunk?: number): AsyncIterableIterator<string[]>;
   /**
+   * The same datapoints as readBatches, each batch already joined with ',' (the inside of a JSON
+   * array): what a plain range read sends. Optional: an engine with compressed chunks produces
+   * this text directly, without a string per datapoint.
+   */
+  readJoined?(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string>;
+  /**
    * Removes [i1, i2) of one substream; later datapoints' indexes shift down by i2 − i1 and the
    * summary is updated (length, bytes; last_t when the tail went). Returns the count removed.
    */
-  deleteRange(streamId: number, sub: Sub, i1: number, i2: number): Promise<number>;
+  deleteRange(streamId: number, sub: Sub, i1: number, i2: number, log?: LogEntry[]): Promise<number>;
+  /**
+   * Trims every substream to its retention exactly: the stream's own (`keep_datapoints`,
+   * `keep_seconds`), else `defaults`; `now` in seconds. One transaction per substream; returns the
+   * datapoints removed. Subscribers are not told.
+   */
+  sweepRetention(defaults: Retention, now: number): Promise<number>;
   /** Storage figures per substream of the given streams (all streams when omitted). */
   storageStats(streamIds?: number[]): Promise<StreamStorageStats[]>;
 }
@@ -264,6 +296,18 @@ export interface SyncReads {
   length(streamId: number, sub: Sub): number;
   time2index(streamId: number, sub: Sub, t: number, length?: number): number;
   read(streamId: number, sub: Sub, i1: number, i2: number): string[];
+  /**
+   * [i1, i2) as decoded chunks, lazily, a few per statement: numeric chunks carry their values as
+   * typed arrays, so the pipeline builds datapoints without parsing JSON text.
+   */
+  pieces?(streamId: number, sub: Sub, i1: number, i2: number): Iterator<ChunkPiece>;
+}
+
+/** Points [from, to) of one decoded chunk. */
+export interface ChunkPiece {
+  chunk: DecodedChunk;
+  from: number;
+  to: number;
 }
 
 /** What operators ask of the database as a whole (readiness, metrics). */

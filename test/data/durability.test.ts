@@ -43,4 +43,39 @@ describe('durability', () => {
       db.close();
     }
   });
+
+  it('every acknowledged insert survives kill -9 while inserts seal chunks', async () => {
+    const dir = createDb();
+    server = await runServer(dir);
+    const base = `${server.url}/api/v1/crud/admin/user/dur2`;
+    const c = await fetch(base, { method: 'POST', headers: { authorization: auth }, body: '{"schema":"{}"}' });
+    expect(c.status).toBe(200);
+    const sent: string[] = [];
+    let t = 1;
+    // Batch sizes that cross the 1,000-point seal in every way: into the tail, filling it, and
+    // batches big enough to go straight into chunks.
+    for (let i = 0; i < 60; i++) {
+      const size = [1, 999, 7, 2500, 333, 1000][i % 6];
+      const batch = Array.from({ length: size }, (_, k) => ({ t: t++, d: i % 2 ? k : { k, s: 'é' } }));
+      const r = await fetch(`${base}/data`, { method: 'POST', headers: { authorization: auth }, body: JSON.stringify(batch) });
+      expect(await r.text()).toBe('ok');
+      for (const p of batch) sent.push(JSON.stringify(p));
+    }
+    server.proc.kill('SIGKILL');
+    const { signal } = await exited(server.proc);
+    expect(signal).toBe('SIGKILL');
+    server = await runServer(dir);
+    const r = await fetch(`${server.url}/api/v1/crud/admin/user/dur2/data?i1=0&i2=0`, { headers: { authorization: auth } });
+    expect(await r.text()).toBe('[' + sent.join(',') + ']');
+    const db = new Database(path.join(dir, 'db.sqlite3'), { readonly: true });
+    try {
+      const chunks = db.prepare("SELECT count(*) AS n FROM chunks WHERE stream_id = (SELECT id FROM streams WHERE name = 'dur2')").get() as { n: number };
+      expect(chunks.n).toBeGreaterThan(10);
+    } finally {
+      db.close();
+    }
+    server.proc.kill('SIGKILL');
+    await exited(server.proc);
+    server = undefined;
+  }, 120_000);
 });

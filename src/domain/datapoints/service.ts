@@ -3,7 +3,7 @@ import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Datapoint } from '../../pipescript/datapoint';
 import type { StreamQuery, StreamReader } from '../../query/types';
 import type { UserRole } from '../../permissions';
-import { DOWNLINK, type InsertRule, MAIN, type StoredPoint, type Sub, type SyncReads } from '../../storage/types';
+import { DOWNLINK, type InsertRule, MAIN, type Retention, type StoredPoint, type StreamRow, type Sub, type SyncReads } from '../../storage/types';
 import type { Core } from '../core';
 import { CANT_ACCESS, findStream, findStreamSync } from '../resolve';
 import { validator } from '../streams/schema';
@@ -13,6 +13,38 @@ import { Buckets, addStored } from './downsample';
 
 /** Rows per SQLite read while streaming: big enough to amortise the query, small enough to stay flat in memory. */
 export const READ_CHUNK = 2000;
+
+/** Python-style index range resolution (rest-api §8.2); also what a DELETE of a range resolves. */
+export function resolveIndexRange(length: number, i1: number, i2: number): [number, number] {
+  if (length === 0) {
+    if (i1 <= 0) return [0, 0];
+    throw new ForbiddenError('Invalid index range.');
+  }
+  if (i1 < 0) i1 = Math.max(0, i1 + length);
+  if (i2 <= 0) i2 += length;
+  if (i2 > length) i2 = length;
+  if (i2 < i1) throw new ForbiddenError('Invalid index range.');
+  return [i1, i2];
+}
+
+/** Storage figures in total and per substream. */
+export interface StorageInfo {
+  datapoints: number;
+  chunks: number;
+  /** Bytes of the datapoints: chunk bytes plus tail rows' text (not the metadata, not free pages). */
+  bytes: number;
+  bytes_per_datapoint: number;
+  substreams: {
+    stream: string;
+    substream: 'main' | 'downlink';
+    datapoints: number;
+    chunks: number;
+    /** Datapoints still rows, waiting for enough to seal a chunk. */
+    tail: number;
+    bytes: number;
+    bytes_per_datapoint: number;
+  }[];
+}
 
 export const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
@@ -120,15 +152,7 @@ export class DatapointService {
 
   /** Python-style index range resolution (rest-api §8.2). */
   resolveIndexRange(length: number, i1: number, i2: number): [number, number] {
-    if (length === 0) {
-      if (i1 <= 0) return [0, 0];
-      throw new ForbiddenError('Invalid index range.');
-    }
-    if (i1 < 0) i1 = Math.max(0, i1 + length);
-    if (i2 <= 0) i2 += length;
-    if (i2 > length) i2 = length;
-    if (i2 < i1) throw new ForbiddenError('Invalid index range.');
-    return [i1, i2];
+    return resolveIndexRange(length, i1, i2);
   }
 
   /** Plans an index query on an opened substream. */
@@ -153,11 +177,24 @@ export class DatapointService {
   }
 
   /** Stored wire texts of a plan, in batches: what a read without a transform sends as is. */
-  async *rows(plan: ReadPlan): AsyncGenerator<string[]> {
-    for await (const rows of this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK)) {
-      this.core.counters.datapointsRead += rows.length;
-      yield rows;
-    }
+  rows(plan: ReadPlan): AsyncIterableIterator<string[]> {
+    const data = this.core.data;
+    const counters = this.core.counters;
+    const id = plan.ref.stream.id;
+    // A chunk's text comes joined: one element per chunk, which the route's join leaves as is.
+    const joined = data.readJoined?.(id, plan.sub, plan.i1, plan.i2);
+    const n = plan.i2 - plan.i1;
+    return (async function* () {
+      if (!joined) {
+        for await (const rows of data.readBatches(id, plan.sub, plan.i1, plan.i2, READ_CHUNK)) {
+          counters.datapointsRead += rows.length;
+          yield rows;
+        }
+        return;
+      }
+      for await (const s of joined) yield [s];
+      counters.datapointsRead += n;
+    })();
   }
 
   /**
@@ -170,9 +207,25 @@ export class DatapointService {
     const sub = plan.sub;
     const i1 = plan.i1;
     const i2 = plan.i2;
-    // Chunked, so no SQLite statement stays open across event-loop turns.
+    // Chunked, so no SQLite statement stays open across event-loop turns. Numeric chunks hand
+    // over their typed arrays: no JSON text is parsed for them.
     const counters = this.core.counters;
     function* source(): Generator<Datapoint> {
+      if (sync.pieces) {
+        for (let it = sync.pieces(id, sub, i1, i2), r = it.next(); !r.done; r = it.next()) {
+          const pc = r.value;
+          counters.datapointsRead += pc.to - pc.from;
+          const v = pc.chunk.numeric;
+          if (v) {
+            const ts = pc.chunk.times;
+            for (let k = pc.from; k < pc.to; k++) yield { t: ts[k], d: v[k] };
+          } else {
+            const tx = pc.chunk.wires(pc.from, pc.to);
+            for (let k = 0; k < tx.length; k++) yield parseStored(tx[k]);
+          }
+        }
+        return;
+      }
       for (let i = i1; i < i2; i += READ_CHUNK) {
         const rows = sync.read(id, sub, i, Math.min(i2, i + READ_CHUNK));
         if (rows.length === 0) return;
@@ -411,11 +464,54 @@ export class DatapointService {
     if (points.length > 0) {
       this.validate(ref, points, o);
       if (!ref.stream.ephemeral) {
-        await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub }, this.insertRule(ref.user, points, o, restamp));
+        const keep = this.retention(ref.stream) ?? undefined;
+        await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep }, this.insertRule(ref.user, points, o, restamp));
         this.core.counters.insertBatch(points.length);
       }
     }
     this.publish(ref, sub, points);
+  }
+
+  /** The retention that applies to a stream: its own, else the config's; null when none. */
+  retention(s: StreamRow): Retention | null {
+    if (s.keep_datapoints || s.keep_seconds) return { datapoints: s.keep_datapoints ?? 0, seconds: s.keep_seconds ?? 0 };
+    const r = this.core.config.retention;
+    if (r && (r.datapoints > 0 || r.seconds > 0)) return { datapoints: r.datapoints, seconds: r.seconds };
+    return null;
+  }
+
+  /** Trims every stream to its retention exactly (inserts drop whole chunks only); the datapoints removed. */
+  sweepRetention(now = nowSeconds()): Promise<number> {
+    const r = this.core.config.retention;
+    return this.core.data.sweepRetention({ datapoints: r?.datapoints ?? 0, seconds: r?.seconds ?? 0 }, now);
+  }
+
+  /** Datapoints, chunks and bytes on disk per substream, with stream paths (`dbinfo`; admins only over REST). */
+  async storageInfo(op: Operator | null): Promise<StorageInfo> {
+    if (op && op.user.role !== 'admin') throw new ForbiddenError('Only an admin may read the database figures');
+    const stats = await this.core.data.storageStats();
+    const substreams: StorageInfo['substreams'] = [];
+    let datapoints = 0;
+    let chunks = 0;
+    let bytes = 0;
+    for (const s of stats) {
+      const st = await this.core.streams.getById(s.streamId);
+      const dev = st && (await this.core.devices.getById(st.device_id));
+      const usr = dev && (await this.core.users.getById(dev.user_id));
+      datapoints += s.datapoints;
+      chunks += s.chunks;
+      bytes += s.bytes;
+      substreams.push({
+        stream: usr && dev && st ? `${usr.name}/${dev.name}/${st.name}` : `#${s.streamId}`,
+        substream: s.sub === DOWNLINK ? 'downlink' : 'main',
+        datapoints: s.datapoints,
+        chunks: s.chunks,
+        tail: s.tail,
+        bytes: s.bytes,
+        bytes_per_datapoint: s.datapoints ? Math.round((s.bytes / s.datapoints) * 100) / 100 : 0,
+      });
+    }
+    return { datapoints, chunks, bytes, bytes_per_datapoint: datapoints ? Math.round((bytes / datapoints) * 100) / 100 : 0, substreams };
   }
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {

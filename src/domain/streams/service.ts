@@ -1,7 +1,7 @@
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Core } from '../core';
 import { StorageConflict } from '../../storage/errors';
-import { DOWNLINK } from '../../storage/types';
+import { DOWNLINK, MAIN } from '../../storage/types';
 import { STREAM_FIELDS, checkUpdate, readableMap } from '../fields';
 import type { MetaLog } from '../metalog';
 import { CANT_ACCESS, STREAM_NOT_FOUND, findDevice, findStream } from '../resolve';
@@ -9,22 +9,54 @@ import type { DeviceRow, Operator, StreamRow, UserRow } from '../types';
 import { checkIcon, validName } from '../validation';
 import { normalizeSchema } from './schema';
 import type { RWAccess } from '../../permissions';
-import { goType } from '../datapoints/service';
+import { goType, resolveIndexRange } from '../datapoints/service';
 
 const STREAM_KEYS = ['name', 'nickname', 'description', 'icon', 'schema', 'datatype', 'ephemeral', 'downlink'] as const;
 
-/** Struct form (rest-api §7.1): fixed order, unreadable fields blanked. */
+/** The stream's own retention as its JSON shows it, or undefined when it has none (the original's shape). */
+export function retentionJSON(s: StreamRow): { datapoints?: number; seconds?: number } | undefined {
+  if (!s.keep_datapoints && !s.keep_seconds) return undefined;
+  const r: { datapoints?: number; seconds?: number } = {};
+  if (s.keep_datapoints) r.datapoints = s.keep_datapoints;
+  if (s.keep_seconds) r.seconds = s.keep_seconds;
+  return r;
+}
+
+/**
+ * The `retention` of a create or update body: `{"datapoints": N, "seconds": D}` (either may be
+ * left out; 0 or null = no limit) or null to remove it. Undefined when the body has none.
+ */
+export function parseRetention(v: unknown): { keep_datapoints: number; keep_seconds: number } | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return { keep_datapoints: 0, keep_seconds: 0 };
+  const bad = () =>
+    new BadRequestError('retention must be an object {"datapoints": N, "seconds": D}: a whole number of datapoints and a number of seconds, 0 or more (0 = no limit)');
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad();
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'datapoints' && k !== 'seconds') throw bad();
+  const n = o.datapoints ?? 0;
+  const d = o.seconds ?? 0;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad();
+  if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) throw bad();
+  return { keep_datapoints: n, keep_seconds: d };
+}
+
+/** Struct form (rest-api §7.1): fixed order, unreadable fields blanked; `retention` last, only when set. */
 export function streamStruct(s: StreamRow, read: RWAccess): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of STREAM_KEYS) {
     const v = s[k];
     out[k] = read[`stream_${k}`] ? v : typeof v === 'boolean' ? false : '';
   }
+  const r = retentionJSON(s);
+  if (r) out.retention = r;
   return out;
 }
 
 export function streamMap(s: StreamRow, read: RWAccess, extra?: Record<string, unknown>): Record<string, unknown> {
   const m = readableMap('stream', s as unknown as Record<string, unknown>, [...STREAM_KEYS], read);
+  const r = retentionJSON(s);
+  if (r) m.retention = r;
   if (extra) Object.assign(m, extra);
   return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -132,7 +164,8 @@ export class StreamService {
     const { user: u, device: d } = await findDevice(this.core, user, device, ForbiddenError);
     const acc = this.core.accessDevice(op, d);
     if (!acc.can_create_stream) throw new ForbiddenError(CANT_ACCESS);
-    const row = await this.prepare(op, u, d, stream, body);
+    const retention = parseRetention(body.retention);
+    const row = { ...(await this.prepare(op, u, d, stream, body)), ...retention };
     const log = await this.log.write(this.log.plan(), op, 'CreateStream', `${u.name}/${d.name}/${row.name}`, u);
     let s: StreamRow;
     try {
@@ -149,14 +182,45 @@ export class StreamService {
     const ref = await findStream(this.core, user, device, stream, ForbiddenError);
     const acc = this.core.accessDevice(op, ref.device);
     if (!acc.write.can_access_stream) throw new ForbiddenError(CANT_ACCESS);
-    const ch = checkUpdate('stream', STREAM_FIELDS, body, acc.write);
+    // Retention deletes data, so changing it needs the right to delete the stream.
+    const { retention: rawRetention, ...fields } = body;
+    const retention = parseRetention(rawRetention);
+    if (retention && !acc.can_delete_stream) throw new ForbiddenError('This device does not have permissions to write retention');
+    const ch = checkUpdate('stream', STREAM_FIELDS, fields, acc.write);
     if ('name' in ch && ch.name !== ref.stream.name) throw new ForbiddenError('ConnectorDB does not support modification of stream names');
     delete ch.name;
     if (typeof ch.schema === 'string') ch.schema = normalizeSchema(ch.schema);
     const log = await this.log.write(this.log.plan(), op, 'UpdateStream', ref.path, ref.user);
-    await this.core.meta.updateStream(ref.stream.id, ch as Partial<StreamRow>, ch.downlink === false && ref.stream.downlink, log.entries);
+    await this.core.meta.updateStream(ref.stream.id, { ...(ch as Partial<StreamRow>), ...retention }, ch.downlink === false && ref.stream.downlink, log.entries);
     log.publish();
     return streamStruct((await this.core.streams.getById(ref.stream.id))!, acc.read);
+  }
+
+  /**
+   * Deletes datapoints [a, b) by index (Python-style, as reads resolve them) or (a, b] by time
+   * (b = 0: to the end), for those who may delete the stream. Later datapoints' indexes shift
+   * down; subscribers are told nothing; the meta log records it in the same transaction.
+   * Beyond the original.
+   */
+  async deleteData(op: Operator, user: string, device: string, stream: string, downlink: boolean, range: { kind: 'index' | 'time'; a: number; b: number }): Promise<void> {
+    const ref = await findStream(this.core, user, device, stream, ForbiddenError);
+    const acc = this.core.accessDevice(op, ref.device);
+    if (!acc.can_delete_stream) throw new ForbiddenError(CANT_ACCESS);
+    const sub = downlink ? DOWNLINK : MAIN;
+    const id = ref.stream.id;
+    const n = await this.core.data.length(id, sub);
+    let i1: number;
+    let i2: number;
+    if (range.kind === 'index') [i1, i2] = resolveIndexRange(n, range.a, range.b);
+    else {
+      i1 = n === 0 ? 0 : await this.core.data.time2index(id, sub, range.a);
+      i2 = range.b !== 0 && n > 0 ? await this.core.data.time2index(id, sub, range.b) : n;
+      if (i2 < i1) i2 = i1;
+    }
+    const what = range.kind === 'index' ? `i1=${range.a}&i2=${range.b}` : `t1=${range.a}&t2=${range.b}`;
+    const log = await this.log.write(this.log.plan(), op, 'DeleteDatapoints', `${ref.path}${downlink ? '/downlink' : ''}?${what}`, ref.user);
+    await this.core.data.deleteRange(id, sub, i1, i2, log.entries);
+    log.publish();
   }
 
   async delete(op: Operator, user: string, device: string, stream: string, downlinkOnly: boolean): Promise<void> {

@@ -2,6 +2,7 @@ import { BadRequestError, ForbiddenError } from '../../errors';
 import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
+import { sendError } from '../errors';
 import { sendDatapoints, sendRowChunks } from '../stream';
 import { MAX_BUCKETS } from '../../domain/datapoints/downsample';
 import { CSV_SAMPLE, type CsvColumns, addColumns, cellTypes, parseCsvUpload, pull, scanColumns, sendCsv, sendProduceError } from '../csv';
@@ -120,6 +121,33 @@ export const registerData: Register = (app, { svc, api, config }) => {
       await svc.data.insert(op, user, device, stream, points, { restamp, downlink: DatapointService.goBool((req.query as Q).downlink) });
       return sendText(reply, 'ok');
     });
+  // Beyond the original (append-only): delete a range. Without one the original's 404 stands, before
+  // authentication, exactly as when the route did not exist.
+  const del = api(async (req, reply, op) => {
+    const { user, device, stream } = req.params as P;
+    checkNames(user, device, stream);
+    const q = req.query as Q;
+    const downlink = DatapointService.goBool(q.downlink);
+    if (present(q.i1) || present(q.i2)) {
+      const i1 = present(q.i1) ? parseGoInt(q.i1) : 0;
+      const i2 = present(q.i2) ? parseGoInt(q.i2) : 0;
+      if (i1 === undefined) throw new BadRequestError('Could not parse i1 parameter');
+      if (i2 === undefined) throw new BadRequestError('Could not parse i2 parameter');
+      await svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'index', a: i1, b: i2 });
+    } else {
+      const a = present(q.t1) ? parseGoFloat(q.t1) : 0;
+      const b = present(q.t2) ? parseGoFloat(q.t2) : 0;
+      if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) throw new BadRequestError(RANGE_MSG);
+      await svc.streams.deleteData(op, user, device, stream, downlink, { kind: 'time', a, b });
+    }
+    return sendText(reply, 'ok');
+  });
+  app.delete('/api/v1/crud/:user/:device/:stream/data', { schema: schemas.deleteData }, async (req, reply) => {
+    const q = req.query as Q;
+    if (!(present(q.i1) || present(q.i2) || present(q.t1) || present(q.t2))) return sendError(reply, 404, 'This path is not recognized');
+    return del(req, reply);
+  });
+
   app.post('/api/v1/crud/:user/:device/:stream/data', { schema: schemas.insertData }, insert(false));
   app.put('/api/v1/crud/:user/:device/:stream/data', { schema: schemas.insertData }, insert(true));
 

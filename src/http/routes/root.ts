@@ -56,6 +56,13 @@ export const registerRoot: Register = (app, { svc, api, config, cookies, state }
     }),
   );
 
+  // Beyond the original: storage figures for admins (connectordb dbinfo over REST). The path was
+  // a 404 before and no route of the original lives under it.
+  app.get(
+    '/api/v1/meta/dbinfo',
+    { schema: schemas.dbinfo },
+    api(async (_req, reply, op) => sendJSON(reply, await svc.data.storageInfo(op))),
+  );
   app.get('/api/v1/meta/version', { schema: schemas.version }, (_req, reply) => sendText(reply, VERSION, false));
   app.get('/api/v1/meta/transforms', { schema: schemas.transforms }, (_req, reply) => sendJSON(reply, transformListing()));
   app.get('/api/v1/meta/interpolators', { schema: schemas.interpolators }, (_req, reply) => sendJSON(reply, interpolatorListing()));

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { type UpgradeProgress, stderrProgress, upgradeDatapoints } from './upgrade';
 
 export type DB = Database.Database;
 
@@ -10,6 +11,8 @@ export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', '..', 'migrations
 export interface OpenOptions {
   synchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
   readonly?: boolean;
+  /** Progress of the datapoint upgrade of an older database (default: a line on stderr). */
+  upgradeProgress?: UpgradeProgress;
 }
 
 /**
@@ -21,6 +24,9 @@ export interface OpenOptions {
 export function openDatabase(file: string, opts: OpenOptions = {}): DB {
   const db = new Database(file, { readonly: opts.readonly ?? false });
   if (!opts.readonly) {
+    // Only possible before the first table exists: lets deletes and retention return space
+    // with PRAGMA incremental_vacuum instead of a whole-file VACUUM.
+    if ((db.pragma('user_version', { simple: true }) as number) === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
   }
@@ -28,7 +34,10 @@ export function openDatabase(file: string, opts: OpenOptions = {}): DB {
   db.pragma('busy_timeout = 5000');
   // A larger page cache keeps the upper B-tree levels of big streams in memory.
   db.pragma('cache_size = -65536');
-  if (!opts.readonly) migrate(db);
+  if (!opts.readonly) {
+    migrate(db);
+    upgradeDatapoints(db, opts.upgradeProgress ?? stderrProgress());
+  }
   return db;
 }
 

@@ -8,6 +8,7 @@ import {
   type LogEntry,
   MAIN,
   type MetaWrites,
+  type Retention,
   NEW_USER,
   type NewDevice,
   type NewDeviceTree,
@@ -30,8 +31,7 @@ import { UserStore } from './users';
 
 export { type DB, type OpenOptions, openDatabase } from './db';
 
-/** Rows per read batch when the caller does not ask for a size. */
-const READ_CHUNK = 2000;
+const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
 interface Pending {
   run: () => unknown;
@@ -72,12 +72,6 @@ export class SqliteStorage implements Storage {
   private dataVersion = -1;
   private checkedAt = -Infinity;
   private readonly dataVersionStmt: Statement<[], number>;
-  private readonly substreamStats: Statement<[], { stream_id: number; sub: number; length: number; bytes: number }>;
-  private readonly delRange: Statement<[number, number, number, number]>;
-  private readonly rangeBytes: Statement<[number, number, number, number], { n: number | null; c: number }>;
-  private readonly shiftDown: Statement<[number, number, number, number]>;
-  private readonly shiftBack: Statement<[number, number]>;
-  private readonly setInfo: Statement<[number, number, number, number, number]>;
 
   constructor(readonly db: DB) {
     const changed = () => this.changed();
@@ -87,15 +81,7 @@ export class SqliteStorage implements Storage {
     this.dp = new DatapointStore(db);
     // Prepared once: db.pragma() would compile the statement on every call of the hot path.
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck(true);
-    this.substreamStats = db.prepare('SELECT stream_id, sub, length, bytes FROM substreams ORDER BY stream_id, sub');
-    this.delRange = db.prepare('DELETE FROM datapoints WHERE stream_id = ? AND sub = ? AND idx >= ? AND idx < ?');
-    this.rangeBytes = db.prepare(
-      'SELECT sum(length(j)) AS n, count(*) AS c FROM datapoints WHERE stream_id = ? AND sub = ? AND idx >= ? AND idx < ?',
-    );
     // Two steps so no row ever lands on a key that is still taken.
-    this.shiftDown = db.prepare('UPDATE datapoints SET idx = -1 - (idx - ?) WHERE stream_id = ? AND sub = ? AND idx >= ?');
-    this.shiftBack = db.prepare('UPDATE datapoints SET idx = -1 - idx WHERE stream_id = ? AND sub = ? AND idx < 0');
-    this.setInfo = db.prepare('UPDATE substreams SET length = ?, last_t = ?, bytes = ? WHERE stream_id = ? AND sub = ?');
 
     const { u, d, s, dp } = this;
     this.users = {
@@ -129,6 +115,7 @@ export class SqliteStorage implements Storage {
       length: (id, sub) => dp.length(id, sub),
       time2index: (id, sub, t, n) => dp.time2index(id, sub, t, n),
       read: (id, sub, i1, i2) => dp.read(id, sub, i1, i2),
+      pieces: (id, sub, i1, i2) => dp.pieces(id, sub, i1, i2),
     };
     this.meta = this.metaImpl;
     this.data = this.dataImpl;
@@ -299,6 +286,13 @@ export class SqliteStorage implements Storage {
     if (rule.maxStreamBytes > 0 && info.bytes + b.bytes > rule.maxStreamBytes) throw rule.quotaError('stream');
     if (rule.maxDeviceBytes > 0 && this.dp.deviceBytesUsed(target.deviceId) + b.bytes > rule.maxDeviceBytes) throw rule.quotaError('device');
     this.dp.append(target.streamId, target.sub, info, b.points, b.bytes);
+    const keep = target.keep;
+    if (keep && (keep.datapoints > 0 || keep.seconds > 0)) {
+      // Whole sealed chunks only: cheap, and never what this insert just wrote to the tail.
+      const n = info.length + b.points.length;
+      const drop = this.dp.droppableChunks(target.streamId, target.sub, keep.datapoints > 0 ? n - keep.datapoints : -1, keep.seconds > 0 ? nowSeconds() - keep.seconds : -Infinity);
+      if (drop > 0) this.dp.deleteRange(target.streamId, target.sub, 0, drop);
+    }
   }
 
   /** Inside a transaction: the meta-log entries of one operation. */
@@ -384,38 +378,50 @@ export class SqliteStorage implements Storage {
     length: (streamId: number, sub: Sub): Promise<number> => done(this.dp.length(streamId, sub)),
     time2index: (streamId: number, sub: Sub, t: number): Promise<number> => done(this.dp.time2index(streamId, sub, t)),
     insertDatapoints: (target: InsertTarget, rule: InsertRule): Promise<void> => this.write(() => this.insertNow(target, rule)),
-    readBatches: (streamId: number, sub: Sub, i1: number, i2: number, chunk = READ_CHUNK): AsyncIterableIterator<string[]> => {
+    readBatches: (streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> => {
       const dp = this.dp;
-      // One statement per batch: no cursor stays open across the consumer's awaits.
+      // One sealed chunk per batch; a few chunks per statement, none open across awaits.
       return (async function* () {
-        for (let i = i1; i < i2; i += chunk) {
-          const rows = dp.read(streamId, sub, i, Math.min(i2, i + chunk));
-          if (rows.length === 0) return;
-          yield rows;
-        }
+        for (const pc of dp.pieces(streamId, sub, i1, i2)) yield pc.chunk.wires(pc.from, pc.to);
       })();
     },
-    deleteRange: (streamId: number, sub: Sub, i1: number, i2: number): Promise<number> =>
+    readJoined: (streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string> => {
+      const dp = this.dp;
+      return (async function* () {
+        for (const pc of dp.pieces(streamId, sub, i1, i2)) yield pc.chunk.joined(pc.from, pc.to);
+      })();
+    },
+    deleteRange: (streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> =>
       this.write(() => {
-        const info = this.dp.substream(streamId, sub);
-        const a = Math.max(0, i1);
-        const b = Math.min(info.length, i2);
-        if (b <= a) return 0;
-        const gone = this.rangeBytes.get(streamId, sub, a, b)!;
-        this.delRange.run(streamId, sub, a, b);
-        this.shiftDown.run(b - a, streamId, sub, b);
-        this.shiftBack.run(streamId, sub);
-        const n = info.length - (b - a);
-        const lastT = b === info.length ? (n > 0 ? this.dp.tAt(streamId, sub, n - 1) : 0) : info.last_t;
-        this.setInfo.run(n, lastT, info.bytes - (gone.n ?? 0), streamId, sub);
-        return b - a;
+        const k = this.dp.deleteRange(streamId, sub, i1, i2);
+        this.logNow(log, NEW_USER);
+        return k;
       }),
+    sweepRetention: async (defaults: Retention, now: number): Promise<number> => {
+      const all = defaults.datapoints > 0 || defaults.seconds > 0;
+      let removed = 0;
+      for (const r of this.dp.substreamsWithRetention(all)) {
+        removed += await this.write(() => {
+          const st = this.s.getById(r.stream_id);
+          if (!st) return 0;
+          const own = !!(st.keep_datapoints || st.keep_seconds);
+          const keepN = own ? (st.keep_datapoints ?? 0) : defaults.datapoints;
+          const keepD = own ? (st.keep_seconds ?? 0) : defaults.seconds;
+          const n = this.dp.length(r.stream_id, r.sub);
+          let k = keepN > 0 ? n - keepN : 0;
+          if (keepD > 0) k = Math.max(k, this.dp.time2index(r.stream_id, r.sub, now - keepD));
+          return k > 0 ? this.dp.deleteRange(r.stream_id, r.sub, 0, k) : 0;
+        });
+      }
+      if (removed > 0) await this.write(() => this.dp.vacuumSome());
+      return removed;
+    },
     storageStats: (streamIds?: number[]): Promise<StreamStorageStats[]> => {
       const want = streamIds ? new Set(streamIds) : undefined;
       const out: StreamStorageStats[] = [];
-      for (const r of this.substreamStats.all()) {
-        if (want && !want.has(r.stream_id)) continue;
-        out.push({ streamId: r.stream_id, sub: r.sub as Sub, datapoints: r.length, chunks: 0, bytes: r.bytes });
+      for (const r of this.dp.substreamStats()) {
+        if (want && !want.has(r.streamId)) continue;
+        out.push(r);
       }
       return done(out);
     },

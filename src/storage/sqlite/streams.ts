@@ -36,8 +36,8 @@ export class StreamStore {
          FROM streams s JOIN devices d ON s.device_id = d.id WHERE d.user_id = ? ORDER BY d.id, s.id`,
     );
     this.ins = db.prepare(
-      `INSERT INTO streams (device_id, name, nickname, description, icon, schema, datatype, ephemeral, downlink)
-       VALUES (@device_id, @name, @nickname, @description, @icon, @schema, @datatype, @ephemeral, @downlink)`,
+      `INSERT INTO streams (device_id, name, nickname, description, icon, schema, datatype, ephemeral, downlink, keep_datapoints, keep_seconds)
+       VALUES (@device_id, @name, @nickname, @description, @icon, @schema, @datatype, @ephemeral, @downlink, @keep_datapoints, @keep_seconds)`,
     );
     this.del = db.prepare('DELETE FROM streams WHERE id = ?');
     this.cnt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM streams');
@@ -69,7 +69,10 @@ export class StreamStore {
   }
   insert(s: NewStream): number {
     this.changed();
-    return Number(this.ins.run({ ...s, ephemeral: s.ephemeral ? 1 : 0, downlink: s.downlink ? 1 : 0 }).lastInsertRowid);
+    return Number(
+      this.ins.run({ ...s, ephemeral: s.ephemeral ? 1 : 0, downlink: s.downlink ? 1 : 0, keep_datapoints: s.keep_datapoints ?? 0, keep_seconds: s.keep_seconds ?? 0 })
+        .lastInsertRowid,
+    );
   }
   update(id: number, fields: Partial<Omit<StreamRow, 'id'>>): void {
     this.changed();
