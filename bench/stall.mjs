@@ -117,8 +117,15 @@ async function main() {
     results.push(
       await heavy(s, `stream schema of ${fmt(schema.length / 1024)} KB`, 'POST', '/api/v1/crud/bench/user/schemabig', { schema }, statusOf),
     );
-    // Sent in a merge body: a script this long does not fit in a URL.
-    for (const n of [10000, 25000]) {
+    // The largest schema accepted by default (max_schema_bytes = 32 KB): compiled, not refused.
+    const limitProps = {};
+    for (let k = 0; k < 550; k++) limitProps[`property_${k}`] = { type: 'string', pattern: `^v${k}[a-z]*$` };
+    const limitSchema = JSON.stringify({ type: 'object', properties: limitProps });
+    results.push(
+      await heavy(s, `stream schema of ${fmt(limitSchema.length / 1024)} KB (under the limit)`, 'POST', '/api/v1/crud/bench/user/schemalimit', { schema: limitSchema }, statusOf),
+    );
+    // Sent in a merge body: a script this long does not fit in a URL. 2,000 is the default max_stages.
+    for (const n of [2000, 10000, 25000]) {
       const stages = Array.from({ length: n }, () => '$ + 1').join(' | ');
       results.push(await heavy(s, `PipeScript of ${fmt(n)} stages ($ + 1)`, 'POST', '/api/v1/query/merge', [{ stream: 'bench/user/big', i1: 0, i2: 10, transform: stages }], statusOf));
     }

@@ -22,6 +22,8 @@ export interface Config {
   logfile: string;
   permissions: string;
   insert_limit_bytes: number;
+  /** Largest stream schema accepted at create/update (0 = no limit): compiling one blocks the event loop. */
+  max_schema_bytes: number;
   failed_login_delay: number;
   /** Failed password logins allowed per client address and per account in `window` seconds (0 = off). */
   login_limit: { per_ip: number; per_account: number; window: number };
@@ -82,6 +84,7 @@ export function defaultConfig(dir = '.'): Config {
     logfile: '',
     permissions: 'default',
     insert_limit_bytes: 10485760,
+    max_schema_bytes: 32768,
     failed_login_delay: 300,
     login_limit: { per_ip: 20, per_account: 50, window: 300 },
     trust_proxy: '',
@@ -103,7 +106,7 @@ export function defaultConfig(dir = '.'): Config {
       write_buffer: 1024,
       message_buffer: 3,
     },
-    pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 10000, disable_transforms: [], disable_interpolators: [] },
+    pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 2000, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL', quick_check: true },
     metrics: { enabled: false, token: '' },
     retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },

@@ -28,6 +28,7 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   if (cfg.version !== 1) errors.push('This version of ConnectorDB only accepts configuration version 1');
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) errors.push(`The port must be an integer from 0 to 65535, not ${cfg.port}`);
   atLeast(cfg.insert_limit_bytes, 100, 'The limit of single insert has to be at least 100 bytes.');
+  atLeast(cfg.max_schema_bytes, 0, 'max_schema_bytes must not be negative (0 = no limit)');
   atLeast(cfg.failed_login_delay, 0, 'failed_login_delay must not be negative');
   atLeast(cfg.login_limit.per_ip, 0, 'login_limit.per_ip must not be negative (0 = no limit)');
   atLeast(cfg.login_limit.per_account, 0, 'login_limit.per_account must not be negative (0 = no limit)');

@@ -9,7 +9,7 @@ export interface PipeScriptConfig {
   disableTransforms: string[];
 }
 
-const DEFAULTS: PipeScriptConfig = { splitMax: 50000, stringMax: 1000000, peekMax: 100, maxNesting: 100, maxStages: 10000, disableTransforms: [] };
+const DEFAULTS: PipeScriptConfig = { splitMax: 50000, stringMax: 1000000, peekMax: 100, maxNesting: 100, maxStages: 2000, disableTransforms: [] };
 
 export const config: PipeScriptConfig = { ...DEFAULTS, disableTransforms: [] };
 

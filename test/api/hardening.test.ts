@@ -121,9 +121,28 @@ describe('stream schemas', () => {
     const props: Record<string, unknown> = {};
     for (let k = 0; k < 2000; k++) props[`property_${k}`] = { type: 'string', pattern: `^v${k}[a-z]*$` };
     const s = sname();
-    await mkStream(alice(), s, { schema: JSON.stringify({ type: 'object', properties: props }) });
+    // Over the default max_schema_bytes: lifted here to check the compiler itself.
+    t.config.max_schema_bytes = 0;
+    try {
+      await mkStream(alice(), s, { schema: JSON.stringify({ type: 'object', properties: props }) });
+    } finally {
+      t.config.max_schema_bytes = 32768;
+    }
     expectOk(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 1, d: { property_1999: 'v1999abc' } }]));
     expectError(await alice().post(`/api/v1/crud/${s}/data`, [{ t: 2, d: { property_1999: 'v199' } }]), 403);
+  });
+
+  it('a schema over max_schema_bytes (a 400 KB one) is refused with 403 naming the limit, before compiling', async () => {
+    const props: Record<string, unknown> = {};
+    for (let k = 0; k < 8000; k++) props[`property_${k}`] = { type: 'string', pattern: `^v${k}[a-z]*$` };
+    const schema = JSON.stringify({ type: 'object', properties: props });
+    expect(schema.length).toBeGreaterThan(350_000);
+    const s = sname();
+    const started = performance.now();
+    expectError(await alice().post(`/api/v1/crud/${s}`, { schema }), 403, `The provided schema is too large: ${schema.length} bytes, the limit is 32768 (max_schema_bytes)`);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await mkStream(alice(), s, { schema: '{"type":"number"}' });
+    expectError(await alice().put(`/api/v1/crud/${s}`, { schema }), 403, /^The provided schema is too large: /);
   });
 });
 

@@ -47,16 +47,17 @@ describe('long pipelines (pipescript.max_stages)', () => {
   afterEach(() => configurePipeScript({ maxNesting: 0, maxStages: 0 }));
 
   it('a 10,000-stage pipeline is built without recursion and runs', () => {
+    configurePipeScript({ maxStages: 10000 });
     expect(run(Array(10000).fill('$ + 1').join(' | '), dps(0, 1))).toEqual([10000, 10001]);
     expect(run(Array(10000).fill('$').join(':'), dps(7))).toEqual([7]);
     expect(run(Array(5000).fill('sum').join(' | '), dps(1, 1))).toEqual([1, 5001]);
   });
 
-  it('a pipeline over the stage limit (25,000 stages) is a parse error naming the limit', () => {
+  it('a pipeline over the stage limit (25,000 stages; default limit 2,000) is a parse error naming the limit', () => {
     const e = parseError(Array(25000).fill('$ + 1').join(' | '));
     expect(e.kind).toBe('parse');
-    expect(e.detail).toBe('the script has more than 10000 stages; the limit is pipescript.max_stages');
-    expect(parseError(Array(10001).fill('$').join(':')).detail).toMatch(/more than 10000 stages/);
+    expect(e.detail).toBe('the script has more than 2000 stages; the limit is pipescript.max_stages');
+    expect(parseError(Array(2001).fill('$').join(':')).detail).toMatch(/more than 2000 stages/);
   });
 
   it('the stage limit is configurable', () => {
