@@ -12,11 +12,17 @@ export function errorBody(code: number, msg: string, ref: string = randomUUID())
   return JSON.stringify({ code, msg, ref });
 }
 
+/** A top-level browser navigation: Accept names text/html (fetch and API clients send JSON or any type). */
+const wantsPage = (accept: string | undefined): boolean => accept !== undefined && accept.includes('text/html');
+
 export function sendError(reply: FastifyReply, code: number, msg: string): FastifyReply {
   const ref = randomUUID();
   // The ref is logged with the message so an operator can find what a user reports.
   if (code >= 500) reply.log.error({ ref, code }, msg);
   else reply.log.info({ ref, code }, msg);
+  // A person who opens an API address in the browser tab itself gets the browser's login box; the
+  // web app's and other clients' requests (no text/html in Accept) never do.
+  if (code === 401 && wantsPage(reply.request.headers.accept)) reply.header('www-authenticate', 'Basic realm="ConnectorDB", charset="UTF-8"');
   return reply
     .code(code)
     .headers(API_HEADERS)

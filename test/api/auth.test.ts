@@ -303,3 +303,27 @@ describe('user device key (rest-api §2.2)', () => {
     expectError(await t.http.get(THIS).set('Authorization', keyAuth(key)), 401, 'The requested device was not found.');
   });
 });
+
+describe('WWW-Authenticate', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+  });
+  afterAll(() => t.close());
+
+  it('a 401 to a browser opening an API address carries WWW-Authenticate: Basic, so the browser asks for a login', async () => {
+    const r = await t.http.get('/api/v1/crud/test').set('Authorization', basic('test', 'wrong')).set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Basic realm="ConnectorDB", charset="UTF-8"');
+    expect(JSON.parse(r.text)).toMatchObject({ code: 401 });
+  });
+
+  it('a 401 to the web app or an API client (no text/html in Accept) has no WWW-Authenticate, so no login box pops up', async () => {
+    for (const accept of [undefined, '*/*', 'application/json']) {
+      const req = t.http.get('/api/v1/crud/test').set('Authorization', basic('test', 'wrong'));
+      const r = await (accept ? req.set('Accept', accept) : req);
+      expect(r.status).toBe(401);
+      expect(r.headers['www-authenticate']).toBeUndefined();
+    }
+  });
+});
