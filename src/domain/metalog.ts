@@ -49,7 +49,7 @@ export class LogPlan {
 
   /** After the commit: subscribers of the log streams see the entries as stored. */
   publish(): void {
-    for (const s of this.sent) if (this.core.bus.listenerCount(s.path) > 0) this.core.bus.publish({ stream: s.path, data: s.points });
+    for (const s of this.sent) if (this.core.bus.wantsPublish(s.path)) this.core.bus.publish({ stream: s.path, data: s.points });
   }
 }
 

@@ -5,6 +5,8 @@ export interface PublishedBatch {
   /** `user/device/stream` or `user/device/stream/downlink` */
   stream: string;
   data: Datapoint[];
+  /** Index of `data[0]` in its substream, when the publisher knows it (lets a subscriber order batches of several writer processes). */
+  index?: number;
 }
 
 export type Listener = (batch: PublishedBatch) => void;
@@ -19,6 +21,12 @@ export interface PubSub {
   subscribe(stream: string, listener: Listener): () => void;
   /** Number of listeners on a path (lets publishers skip work nobody will see). */
   listenerCount(stream: string): number;
+  /**
+   * Whether a publish on the path could reach anyone: the insert path skips building the batch
+   * when not. In-process that is `listenerCount > 0`; on a networked bus the listeners of other
+   * processes are not visible here, so it answers true (the broker drops what nobody wants).
+   */
+  wantsPublish(stream: string): boolean;
   close(): void;
 }
 
@@ -51,6 +59,10 @@ export class LocalPubSub implements PubSub {
 
   listenerCount(stream: string): number {
     return this.topics.get(stream)?.size ?? 0;
+  }
+
+  wantsPublish(stream: string): boolean {
+    return this.topics.has(stream);
   }
 
   close(): void {

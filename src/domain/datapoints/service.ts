@@ -518,7 +518,7 @@ export class DatapointService {
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {
     const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
-    if (this.core.bus.listenerCount(path) > 0) this.core.bus.publish({ stream: path, data: points });
+    if (this.core.bus.wantsPublish(path)) this.core.bus.publish({ stream: path, data: points });
   }
 }
 
