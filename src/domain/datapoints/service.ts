@@ -266,7 +266,7 @@ export class DatapointService {
       }
       return b;
     }
-    // One wire text per datapoint (rows() may hand over whole chunks joined).
+    // readBatches, not rows(): rows() hands a whole chunk's texts joined as one element.
     for await (const rows of this.core.data.readBatches(plan.ref.stream.id, plan.sub, plan.i1, plan.i2, READ_CHUNK)) {
       this.core.counters.datapointsRead += rows.length;
       for (let i = 0; i < rows.length; i++) addStored(b, rows[i]);

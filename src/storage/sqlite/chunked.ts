@@ -40,6 +40,13 @@ interface ChunkRow {
 export type Piece = ChunkPiece;
 
 const MULTI = 64;
+/**
+ * Decoded chunks kept by id. A time range read decodes the chunk at each end twice (time2index,
+ * then the read) and a client paging through a stream decodes the chunk its pages share twice;
+ * a few edge chunks cover both. Chunks a read takes whole are never added, so a big read neither
+ * churns nor grows this.
+ */
+const DECODED_KEEP = 32;
 /** Chunks fetched per statement while streaming: no statement stays open across a yield. */
 const FETCH = 8;
 
@@ -113,6 +120,9 @@ export class ChunkedDatapointStore {
   private readonly delUser;
   private readonly delUserChunks;
   private readonly deviceBytes: Statement<[number], { n: number | null }>;
+  private readonly chunkData: Statement<[number], { data: Buffer }>;
+  /** Insertion-ordered: the first key is the oldest. Ids are reused after deletes, so every delete clears it. */
+  private readonly decoded = new Map<number, DecodedChunk>();
 
   constructor(private readonly db: DB) {
     this.info = db.prepare('SELECT length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE stream_id = ? AND sub = ?');
@@ -137,8 +147,9 @@ export class ChunkedDatapointStore {
       'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
     );
     this.chunkAfterT = db.prepare(
-      'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND t2 > ? ORDER BY t2, i1 LIMIT 1',
+      'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND t2 > ? ORDER BY t2, i1 LIMIT 1',
     );
+    this.chunkData = db.prepare('SELECT data FROM chunks WHERE id = ?');
     this.delSub = db.prepare('DELETE FROM datapoints WHERE stream_id = ? AND sub = ?');
     this.delSubChunks = db.prepare('DELETE FROM chunks WHERE stream_id = ? AND sub = ?');
     this.delSubInfo = db.prepare('DELETE FROM substreams WHERE stream_id = ? AND sub = ?');
@@ -153,6 +164,32 @@ export class ChunkedDatapointStore {
     this.deviceBytes = db.prepare(
       'SELECT sum(bytes) AS n FROM substreams WHERE stream_id IN (SELECT id FROM streams WHERE device_id = ?)',
     );
+  }
+
+  /**
+   * Forgets every decoded chunk: after any delete here (a deleted id may come back with other
+   * points) and whenever the engine sees a rollback or another connection's write.
+   */
+  forget(): void {
+    this.decoded.clear();
+  }
+
+  /** The decoded chunk `id`, from the kept ones or from `data` (fetched when not given). */
+  private open(id: number, data: Buffer | null, keep: boolean): DecodedChunk {
+    const hit = this.decoded.get(id);
+    if (hit !== undefined) {
+      if (keep) {
+        this.decoded.delete(id);
+        this.decoded.set(id, hit);
+      }
+      return hit;
+    }
+    const chunk = decodeChunk(data ?? this.chunkData.get(id)!.data);
+    if (keep) {
+      if (this.decoded.size >= DECODED_KEEP) this.decoded.delete(this.decoded.keys().next().value as number);
+      this.decoded.set(id, chunk);
+    }
+    return chunk;
   }
 
   substream(streamId: number, sub: Sub): Layout {
@@ -272,6 +309,7 @@ export class ChunkedDatapointStore {
       from = to;
     }
     if (from > 0) this.tailDelRange.run(streamId, sub, s.sealed, s.sealed + from);
+    this.forget();
     s.sealed += from;
     // Reading fewer rows than asked for means the end was reached: what is left cannot fill a chunk.
     const done = rows.length < limit;
@@ -296,9 +334,10 @@ export class ChunkedDatapointStore {
         const rows = this.chunksFrom.all(streamId, sub, first ? first.i1 : p, pEnd, FETCH);
         if (rows.length === 0) return;
         for (const r of rows) {
-          const chunk = decodeChunk(r.data);
+          const count = r.i2 - r.i1 + 1;
           const from = Math.max(0, p - r.i1);
-          const to = Math.min(chunk.count, pEnd - r.i1);
+          const to = Math.min(count, pEnd - r.i1);
+          const chunk = this.open(r.id, r.data, from > 0 || to < count);
           if (to > from) yield { chunk, from, to };
           if (r.i1 + to > p) p = r.i1 + to;
         }
@@ -337,7 +376,7 @@ export class ChunkedDatapointStore {
     const c = this.chunkAfterT.get(streamId, sub, t);
     if (c) {
       if (c.t1 > t) return c.i1 - s.base;
-      const ts = decodeChunk(c.data).times;
+      const ts = this.open(c.id, null, true).times;
       let lo = 0;
       let hi = ts.length;
       while (lo < hi) {
@@ -367,6 +406,7 @@ export class ChunkedDatapointStore {
     if (i2 > s.length) i2 = s.length;
     if (i1 < 0) i1 = 0;
     if (i2 <= i1) return 0;
+    this.forget();
     const k = i2 - i1;
     const pa = s.base + i1;
     const pb = s.base + i2;
@@ -451,7 +491,7 @@ export class ChunkedDatapointStore {
     const p = s.base + i;
     if (p >= s.sealed) return this.tAtStmt.get(streamId, sub, p)!.t;
     const c = this.chunkAt.get(streamId, sub, p)!;
-    return decodeChunk(c.data).times[p - c.i1];
+    return this.open(c.id, c.data, true).times[p - c.i1];
   }
 
   /**
@@ -500,19 +540,23 @@ export class ChunkedDatapointStore {
   }
 
   deleteSubstream(streamId: number, sub: Sub): void {
+    this.forget();
     this.delSub.run(streamId, sub);
     this.delSubChunks.run(streamId, sub);
     this.delSubInfo.run(streamId, sub);
   }
   deleteStream(streamId: number): void {
+    this.forget();
     this.delStream.run(streamId);
     this.delStreamChunks.run(streamId);
   }
   deleteDevice(deviceId: number): void {
+    this.forget();
     this.delDevice.run(deviceId);
     this.delDeviceChunks.run(deviceId);
   }
   deleteUser(userId: number): void {
+    this.forget();
     this.delUser.run(userId);
     this.delUserChunks.run(userId);
   }

@@ -79,6 +79,8 @@ export class SqliteStorage implements Storage {
     this.d = new DeviceStore(db, changed);
     this.s = new StreamStore(db, changed);
     this.dp = new DatapointStore(db);
+    // Rollbacks and other connections' writes reach the decoded chunks through the change signal.
+    this.listeners.push(() => this.dp.forget());
     // Prepared once: db.pragma() would compile the statement on every call of the hot path.
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck(true);
     // Two steps so no row ever lands on a key that is still taken.
