@@ -6,25 +6,13 @@
 // BENCH_N sets the numeric workload's size (default 1,000,000).
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ROOT, fmt } from './lib.mjs';
+import { ROOT, fmt, rng } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { decodeChunk, encodeChunk } = require(path.join(ROOT, 'dist', 'storage', 'chunks'));
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const CHUNK = 1000;
-
-/** The same deterministic PRNG and workloads as bench/storage.mjs. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The server's wire form: t omitted when 0, d when null (service.ts wireJSON). */
 const wire = (t, d) => (t === 0 ? '{' : '{"t":' + t + ',') + (d === null ? '' : '"d":' + (typeof d === 'number' ? String(d) : JSON.stringify(d))) + '}';

@@ -7,25 +7,13 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MAIN, ensureOk, fmt, freePort, request, withPeakRss } from './lib.mjs';
+import { MAIN, ensureOk, fmt, freePort, request, rng, withPeakRss } from './lib.mjs';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const BIG = Number(process.env.BENCH_BIG ?? 10_000_000);
 const SERIES = 4;
 const BATCH = 1000;
 const XYZ = Math.round(N / 10);
-
-/** Deterministic PRNG so every run (and the peer) stores the same data. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The sensor workload as batches of {t, d}: ~1 s apart with jitter, ms timestamps, 2-decimal walk. */
 export function* sensorBatches(seed, n, t0 = 1_600_000_000) {
