@@ -1,44 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstRunPassword } from '../../src/main';
 import { writeExport } from './fixture';
+import { ENV, MAIN, cli, startServer as serve } from './cli';
 import { basic, tmp } from './util';
 
 // Issue 13, "Things a new user ran into": the CLI as real processes (`node dist/main.js …`).
-const ROOT = path.join(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'dist', 'main.js');
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CONNECTORDB_')));
-
-function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { input, encoding: 'utf8', env: ENV, timeout: 60000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  out: () => string;
-  exit: Promise<number | null>;
-}
-
-function serve(args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [MAIN, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exit = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      out += String(b);
-      const m = /is serving .* at (http:\/\/[^"\s]+)/.exec(out);
-      if (m) resolve({ proc, url: m[1].replace('localhost', '127.0.0.1'), out: () => out, exit });
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    void exit.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-    setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20000);
-  });
-}
 
 const newDb = (user = 'admin:adminpw'): string => {
   const dir = path.join(tmp('cdb-nu-'), 'db');
