@@ -241,8 +241,11 @@ export interface DatapointStorage {
    * Appends one batch atomically (see InsertRule). Concurrent calls may share a transaction
    * (group commit) but each is all-or-nothing on its own and settles only after the commit that
    * holds it: an acknowledged write is durable to the configured `synchronous` level.
+   * Resolves to the index the batch's first datapoint got (the substream's length before it), or
+   * -1 when the rule stored nothing: the bus carries it so subscribers of several writer
+   * processes can put batches in order.
    */
-  insertDatapoints(target: InsertTarget, rule: InsertRule): Promise<void>;
+  insertDatapoints(target: InsertTarget, rule: InsertRule): Promise<number>;
   /**
    * Wire texts of [i1, i2) in index order, as arrays of about `chunk` points (an engine with a
    * chunked layout may yield its own chunk sizes). Memory stays flat: nothing is fetched before it

@@ -463,15 +463,17 @@ export class DatapointService {
 
   /** Steps 4–8 without permission checks: also used for imports. */
   async store(ref: StreamRef, sub: Sub, points: Datapoint[], o: string, restamp: boolean): Promise<void> {
+    let index: number | undefined;
     if (points.length > 0) {
       this.validate(ref, points, o);
       if (!ref.stream.ephemeral) {
         const keep = this.retention(ref.stream) ?? undefined;
-        await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep }, this.insertRule(ref.user, points, o, restamp));
+        const first = await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep }, this.insertRule(ref.user, points, o, restamp));
+        if (first >= 0) index = first;
         this.core.counters.insertBatch(points.length);
       }
     }
-    this.publish(ref, sub, points);
+    this.publish(ref, sub, points, index);
   }
 
   /** The retention that applies to a stream: its own, else the config's; null when none. */
@@ -516,9 +518,9 @@ export class DatapointService {
     return { datapoints, chunks, bytes, bytes_per_datapoint: datapoints ? Math.round((bytes / datapoints) * 100) / 100 : 0, substreams };
   }
 
-  private publish(ref: StreamRef, sub: Sub, points: Datapoint[]): void {
+  private publish(ref: StreamRef, sub: Sub, points: Datapoint[], index?: number): void {
     const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
-    if (this.core.bus.wantsPublish(path)) this.core.bus.publish({ stream: path, data: points });
+    if (this.core.bus.wantsPublish(path)) this.core.bus.publish(index === undefined ? { stream: path, data: points } : { stream: path, data: points, index });
   }
 }
 

@@ -281,10 +281,10 @@ export class SqliteStorage implements Storage {
   };
 
   /** Inside a transaction: one batch through its rule, the quotas, then appended. */
-  private insertNow(target: InsertTarget, rule: InsertRule): void {
+  private insertNow(target: InsertTarget, rule: InsertRule): number {
     const info = this.dp.substream(target.streamId, target.sub);
     const b = rule.prepare(info);
-    if (b.points.length === 0) return;
+    if (b.points.length === 0) return -1;
     if (rule.maxStreamBytes > 0 && info.bytes + b.bytes > rule.maxStreamBytes) throw rule.quotaError('stream');
     if (rule.maxDeviceBytes > 0 && this.dp.deviceBytesUsed(target.deviceId) + b.bytes > rule.maxDeviceBytes) throw rule.quotaError('device');
     this.dp.append(target.streamId, target.sub, info, b.points, b.bytes);
@@ -295,6 +295,7 @@ export class SqliteStorage implements Storage {
       const drop = this.dp.droppableChunks(target.streamId, target.sub, keep.datapoints > 0 ? n - keep.datapoints : -1, keep.seconds > 0 ? nowSeconds() - keep.seconds : -Infinity);
       if (drop > 0) this.dp.deleteRange(target.streamId, target.sub, 0, drop);
     }
+    return info.length;
   }
 
   /** Inside a transaction: the meta-log entries of one operation. */
@@ -379,7 +380,7 @@ export class SqliteStorage implements Storage {
   private readonly dataImpl = {
     length: (streamId: number, sub: Sub): Promise<number> => done(this.dp.length(streamId, sub)),
     time2index: (streamId: number, sub: Sub, t: number): Promise<number> => done(this.dp.time2index(streamId, sub, t)),
-    insertDatapoints: (target: InsertTarget, rule: InsertRule): Promise<void> => this.write(() => this.insertNow(target, rule)),
+    insertDatapoints: (target: InsertTarget, rule: InsertRule): Promise<number> => this.write(() => this.insertNow(target, rule)),
     readBatches: (streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> => {
       const dp = this.dp;
       // One sealed chunk per batch; a few chunks per statement, none open across awaits.
