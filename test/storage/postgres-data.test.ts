@@ -324,6 +324,18 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     expect(await data.length(twin.pgIds[1], MAIN)).toBe(3);
   });
 
+  it('a first batch that stores nothing leaves no substream behind, like the SQLite engine', async () => {
+    await twin.insert(0, MAIN, []);
+    await twin.insert(0, DOWNLINK, series(2, 1), { fail: new Error('refused') });
+    expect(await data.storageStats()).toEqual(await sq.data.storageStats());
+    expect(await data.storageStats()).toEqual([]);
+    await twin.insert(0, MAIN, series(2, 1));
+    await twin.deleteRange(0, MAIN, 0, 2);
+    await twin.insert(0, MAIN, []);
+    expect((await data.storageStats()).map((x) => ({ ...x, streamId: 0 }))).toEqual((await sq.data.storageStats()).map((x) => ({ ...x, streamId: 0 })));
+    await twin.same(0, MAIN);
+  });
+
   it('insertOn joins the caller transaction; dropStreamData and dropSubstreamData remove data and summary', async () => {
     const id = twin.pgIds[0];
     await expect(

@@ -157,16 +157,23 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
   }
   const touched = [...state.values()].filter((sp) => sp.points.length > 0);
   const retain = touched.filter((sp) => sp.keep);
-  let committed = !begin;
-  if (touched.length > 0) {
-    const write = await planAppends(c, touched);
-    if (begin && retain.length === 0) {
-      await multi(c, `${write}; COMMIT`);
-      committed = true;
-    } else await c.query(write);
+  const stmts: string[] = [];
+  if (touched.length > 0) stmts.push(await planAppends(c, touched));
+  // A summary row this group created for batches that stored nothing goes again: the SQLite
+  // engine has a row only once something was stored (a row that held data keeps base > 0 or length > 0).
+  const unused = [...state.values()].filter((sp) => sp.points.length === 0 && sp.before.length === 0 && sp.before.base === 0);
+  if (unused.length > 0) {
+    const pairs = unused.map((sp) => `(${int(sp.streamId)}, ${int(sp.sub)})`).join(', ');
+    stmts.push(`DELETE FROM substreams WHERE (stream_id, sub) IN (${pairs}) AND length = 0 AND base = 0`);
   }
-  for (const sp of retain) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep!);
-  if (!committed) await c.query('COMMIT');
+  if (begin && retain.length === 0) {
+    stmts.push('COMMIT');
+    await multi(c, stmts.join('; '));
+  } else {
+    if (stmts.length > 0) await multi(c, stmts.join('; '));
+    for (const sp of retain) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep!);
+    if (begin) await c.query('COMMIT');
+  }
   return out;
 }
 
