@@ -59,6 +59,12 @@ export interface Config {
     disable_interpolators: string[];
   };
   sql: { type: string; uri: string; synchronous: Synchronous; quick_check: boolean };
+  /**
+   * The original's NATS server keys. With `sql.type: "postgres"` a non-empty hostname switches the
+   * live-data bus between server processes to NATS (else PostgreSQL LISTEN/NOTIFY carries it);
+   * on SQLite (one process) they are ignored.
+   */
+  nats: { hostname: string; port: number; username: string; password: string };
   /** Prometheus metrics at /metrics (off by default); a non-empty token must come as `Authorization: Bearer`. */
   metrics: { enabled: boolean; token: string };
   /** Retention for streams without their own (beyond the original); 0 = no limit. */
@@ -108,6 +114,7 @@ export function defaultConfig(dir = '.'): Config {
     },
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 2000, disable_transforms: [], disable_interpolators: [] },
     sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL', quick_check: true },
+    nats: { hostname: '', port: 4222, username: '', password: '' },
     metrics: { enabled: false, token: '' },
     retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },
   };
