@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Datapoint } from '../../src/pipescript/datapoint';
 import type { PublishedBatch, PubSub } from '../../src/pubsub';
 import { NatsPubSub } from '../../src/pubsub/nats';
@@ -39,12 +39,8 @@ function reachable(host: string, port: number): Promise<boolean> {
   });
 }
 
-const natsUp = await reachable(NATS_URL.hostname, Number(NATS_URL.port || 4222));
-const pgUrl = new URL(PG_BASE);
-const pgUp = await reachable(pgUrl.hostname, Number(pgUrl.port || 5432));
-if (!natsUp) console.warn(`ordered.test: NATS at ${NATS_URL.href} unreachable (CDB_TEST_NATS): the NATS cases are skipped`);
-if (!pgUp) console.warn(`ordered.test: PostgreSQL at ${PG_BASE} unreachable (CDB_TEST_PG): the LISTEN/NOTIFY cases are skipped`);
-
+/** Filled in beforeAll; a case whose server is unreachable skips itself with the reason logged. */
+const up = { nats: false, pg: false };
 async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -62,9 +58,14 @@ let stored: PublishedBatch[] = [];
 const PATH = 'test/user/s';
 
 beforeAll(async () => {
+  const pgUrl = new URL(PG_BASE);
+  up.nats = await reachable(NATS_URL.hostname, Number(NATS_URL.port || 4222));
+  up.pg = await reachable(pgUrl.hostname, Number(pgUrl.port || 5432));
+  if (!up.nats) console.warn(`ordered.test: NATS at ${NATS_URL.href} unreachable (CDB_TEST_NATS): the NATS cases are skipped`);
+  if (!up.pg) console.warn(`ordered.test: PostgreSQL at ${PG_BASE} unreachable (CDB_TEST_PG): the LISTEN/NOTIFY cases are skipped`);
   t = await makeApp();
   source = storageSource(t.storage);
-  if (pgUp) {
+  if (up.pg) {
     const c = new pg.Client({ connectionString: PG_BASE });
     await c.connect();
     await c.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
@@ -77,7 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.close();
-  if (pgUp) {
+  if (up.pg) {
     const c = new pg.Client({ connectionString: PG_BASE });
     await c.connect();
     await c.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
@@ -157,11 +158,15 @@ const expectAll = (got: PublishedBatch[], from: number, to: number) => {
   expect(f.map((x) => x.d)).toEqual(stored.flatMap((s) => s.data).slice(from, to));
 };
 
-for (const [name, open, up] of [
-  ['NATS', natsOpen, natsUp],
-  ['LISTEN/NOTIFY', pgOpen, pgUp],
+for (const [name, open, server] of [
+  ['NATS', natsOpen, 'nats'],
+  ['LISTEN/NOTIFY', pgOpen, 'pg'],
 ] as const) {
-  describe.skipIf(!up)(`reorder step over ${name}`, () => {
+  describe(`reorder step over ${name}`, () => {
+    beforeEach((ctx) => {
+      if (!up[server]) ctx.skip();
+    });
+
     it('delivers the batches of two writer processes in index order, once each, whatever order they arrive in', async () => {
       await freshStream();
       const p = await three(open);
@@ -276,7 +281,11 @@ for (const [name, open, up] of [
   });
 }
 
-describe.skipIf(!pgUp)('LISTEN/NOTIFY bus', () => {
+describe('LISTEN/NOTIFY bus', () => {
+  beforeEach((ctx) => {
+    if (!up.pg) ctx.skip();
+  });
+
   it("carries a burst of inserts in few notices, on the schema's own channel", async () => {
     await freshStream();
     const logs: string[] = [];
