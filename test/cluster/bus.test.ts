@@ -11,7 +11,7 @@ import type { Services } from '../../src/domain';
 import { hashPassword } from '../../src/domain/users/passwords';
 import type { PubSub } from '../../src/pubsub';
 import { OrderedPubSub } from '../../src/pubsub/ordered';
-import { busKind, openBus } from '../../src/pubsub/select';
+import { BusStartError, busKind, openBus } from '../../src/pubsub/select';
 import { PgStorage } from '../../src/storage/postgres';
 import { ADMIN, type TestApp, basic, keyAuth } from '../helpers';
 import { Client, rest, within } from '../websocket/client';
@@ -270,6 +270,23 @@ for (const kind of ['nats', 'pgnotify'] as const) {
       expect((await A.t.http.put('/api/v1/crud/carol').set('Authorization', basic('carol', 'old')).send({ password: 'new' })).status).toBe(200);
       expect(await refusedWithin(() => B.t.http.get('/api/v1/crud/carol').set('Authorization', basic('carol', 'old')), 401)).toBeLessThan(1000);
       expect((await B.t.http.get('/api/v1/crud/carol').set('Authorization', basic('carol', 'new'))).status).toBe(200);
+    });
+
+    it('an unreachable NATS server at start is a clear error naming the address and the keys, not a silent retry loop', async () => {
+      const port = await new Promise<number>((resolve) => {
+        const s = net.createServer().listen(0, '127.0.0.1', () => {
+          const a = s.address();
+          s.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
+        });
+      });
+      const c = defaultConfig(dir);
+      c.sql.type = 'postgres';
+      c.nats.hostname = '127.0.0.1';
+      c.nats.port = port;
+      const e = await openBus(c, A.storage).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BusStartError);
+      expect((e as Error).message).toMatch(new RegExp(`^Cannot connect to the NATS server at 127.0.0.1:${port} \\(nats.hostname/nats.port`));
+      expect((e as Error).message).toContain('leave nats.hostname empty');
     });
 
     it('a stream deleted and created again through A is delivered from its first datapoint on B', async () => {
