@@ -51,6 +51,32 @@ export async function unreachable(): Promise<string | undefined> {
   return ok ? undefined : `NATS at ${NATS_URL} is unreachable: set CDB_TEST_NATS`;
 }
 
+/**
+ * unreachable() answered in a child process, so a test file can decide at load time
+ * (describe.skipIf) without top-level await.
+ */
+export function unreachableSync(): string | undefined {
+  const script = [
+    `const pg = require(${JSON.stringify(require.resolve('pg'))});`,
+    `const net = require('node:net');`,
+    `(async () => {`,
+    `  const c = new pg.Client({ connectionString: process.env.PG, connectionTimeoutMillis: 3000 });`,
+    `  try { await c.connect(); await c.query('SELECT 1'); } catch (e) { console.log('PG ' + e.message); process.exit(0); } finally { c.end().catch(() => {}); }`,
+    `  const u = new URL(process.env.NATS);`,
+    `  const s = net.connect({ host: u.hostname, port: Number(u.port || 4222) });`,
+    `  const t = setTimeout(() => { console.log('NATS timeout'); process.exit(0); }, 3000);`,
+    `  s.once('data', (b) => { clearTimeout(t); if (!String(b).startsWith('INFO')) console.log('NATS no INFO'); process.exit(0); });`,
+    `  s.once('error', (e) => { console.log('NATS ' + e.message); process.exit(0); });`,
+    `})();`,
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, PG: PG_BASE, NATS: NATS_URL }, timeout: 15000 });
+  const out = (r.stdout ?? '').trim();
+  if (r.status !== 0) return `could not check PostgreSQL and NATS: ${r.stderr}`;
+  if (out.startsWith('PG ')) return `PostgreSQL at ${redact(PG_BASE)} is unreachable (${out.slice(3)}): set CDB_TEST_PG`;
+  if (out.startsWith('NATS ')) return `NATS at ${NATS_URL} is unreachable (${out.slice(5)}): set CDB_TEST_NATS`;
+  return undefined;
+}
+
 const redact = (uri: string): string => {
   const u = new URL(uri);
   if (u.password) u.password = '***';
