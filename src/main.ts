@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Config, configFileText } from './config';
-import { CONFIG_NAME, databaseFile, readConfig } from './config/load';
+import { CONFIG_NAME, databaseFile, postgresUri, readConfig } from './config/load';
 import { loadPermissions } from './config/permissions';
 import { buildServices } from './domain';
 import { hashPassword } from './domain/users/passwords';
@@ -20,7 +20,7 @@ import { type OpenedDatabase, openFolder } from './ops/open';
 import { TerminalProgress } from './ops/progress';
 import { startServer } from './server';
 import { openStorage } from './storage';
-import { type CreateOptions, isPostgres, newFolderConfig, pgBackupMessage, redactUri } from './ops/postgres';
+import { type CreateOptions, displayUri, isPostgres, newFolderConfig, pgBackupMessage } from './ops/postgres';
 
 /** An existing directory may be used only when empty (e.g. a freshly mounted Docker volume). */
 function usableNewDir(dir: string): boolean {
@@ -53,7 +53,7 @@ export async function createDatabase(
       const users = isPostgres(cfg) ? await svc.core.users.count() : 0;
       if (users > 0) {
         throw new Error(
-          `The PostgreSQL database ${redactUri(cfg.sql.uri)} already holds ${users} user(s): create sets up an empty one.\n` +
+          `The PostgreSQL database ${displayUri(postgresUri(cfg))} already holds ${users} user(s): create sets up an empty one.\n` +
             `To run one more server on it, copy the connectordb.conf of a server that uses it (it holds the shared cookie secrets).`,
         );
       }
@@ -150,7 +150,7 @@ const warnAll = (ws: string[]) => {
 
 /** Runs fn on an opened database folder and closes it. */
 async function withFolder<T>(dir: string, fn: (o: OpenedDatabase) => T | Promise<T>): Promise<T> {
-  const o = openFolder(dir);
+  const o = await openFolder(dir);
   warnAll(o.warnings);
   try {
     return await fn(o);
@@ -240,7 +240,7 @@ export function program(): Command {
       if (!usableNewDir(dir)) throw new Error('Cannot initialize database in an existing directory');
       const cfg = newFolderConfig(dir, { config: o.config, sqlbackend: o.sqlbackend, sqluri: o.sqluri });
       await createDatabase(dir, u, { config: cfg });
-      const where = isPostgres(cfg) ? ` on PostgreSQL ${redactUri(cfg.sql.uri)}` : '';
+      const where = isPostgres(cfg) ? ` on PostgreSQL ${displayUri(postgresUri(cfg))}` : '';
       console.log(`Created ConnectorDB database in ${path.resolve(dir)}${where}${u ? ` with admin user '${u.name}'` : ''}`);
       if (isPostgres(cfg)) console.log(`Every server of this database runs a copy of ${path.join(path.resolve(dir), CONFIG_NAME)} (it holds the shared cookie secrets).`);
       if (!u) console.log(NO_USER_HINT(dir));
@@ -308,16 +308,20 @@ export function program(): Command {
   p.command('backup <dir> <file>')
     .description("copy the database to FILE with SQLite's online backup (safe while the server runs)")
     .action(async (dir: string, file: string) => {
+      // Refused before connecting, with the pg_dump command for the configured database.
       const { config } = readConfig(dir);
       if (isPostgres(config)) throw new Error(pgBackupMessage(config, dir, file));
-      await withFolder(dir, ({ storage }) => backupDatabase(storage.db, file, progress('backup', 'bytes')));
+      await withFolder(dir, ({ sqlite }) => {
+        if (!sqlite) throw new Error('backup copies a SQLite database file; this folder uses PostgreSQL (sql.type): back it up with pg_dump');
+        return backupDatabase(sqlite.db, file, progress('backup', 'bytes'));
+      });
     });
 
   p.command('dbinfo <dir>')
     .description('print the database file (or PostgreSQL URL without its password), user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
       await withFolder(dir, async ({ svc, config }) =>
-        console.log(JSON.stringify({ database: isPostgres(config) ? redactUri(config.sql.uri) : databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
+        console.log(JSON.stringify({ database: isPostgres(config) ? displayUri(postgresUri(config)) : databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
       );
     });
 

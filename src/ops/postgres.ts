@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { type Config, defaultConfig } from '../config';
-import { envName, isObj, optionLeaves, readConfig } from '../config/load';
+import { envName, isObj, isPostgres, optionLeaves, postgresUri, readConfig } from '../config/load';
+
+export { isPostgres };
 import { ConfigError, validateConfig } from '../config/validate';
 
 /**
@@ -9,10 +11,8 @@ import { ConfigError, validateConfig } from '../config/validate';
  * commands `backup` points to.
  */
 
-export const isPostgres = (cfg: Config): boolean => cfg.sql.type === 'postgres' || cfg.sql.type === 'postgresql';
-
 /** A postgres:// URL without its password (for dbinfo, logs and hints); anything else unchanged. */
-export function redactUri(uri: string): string {
+export function displayUri(uri: string): string {
   let u: URL;
   try {
     u = new URL(uri);
@@ -39,7 +39,7 @@ export function uriSchema(uri: string): string | undefined {
 
 /** The URI as pg_dump and psql take it: no password, and no `options` (the schema goes in --schema). */
 function toolUri(uri: string): string {
-  const u = new URL(redactUri(uri));
+  const u = new URL(displayUri(uri));
   u.searchParams.delete('options');
   return u.toString().replace(/^(postgres(?:ql)?:\/\/[^:@/]*):@/, '$1@');
 }
@@ -61,9 +61,10 @@ export function pgDumpCommands(uri: string, file: string): { dump: string; resto
 
 /** `backup` on a PostgreSQL folder: the refusal, with the commands that do it. */
 export function pgBackupMessage(cfg: Config, dir: string, file: string): string {
-  const c = pgDumpCommands(cfg.sql.uri, file);
+  const uri = postgresUri(cfg);
+  const c = pgDumpCommands(uri, file);
   return [
-    `backup copies SQLite databases; the database of ${path.resolve(dir)} is on PostgreSQL (${redactUri(cfg.sql.uri)}).`,
+    `backup copies SQLite databases; the database of ${path.resolve(dir)} is on PostgreSQL (${displayUri(uri)}).`,
     'Back it up with pg_dump, safe while the servers run (one consistent snapshot):',
     `  ${c.dump}`,
     'Restore it (servers stopped; --clean replaces what is there):',
@@ -138,11 +139,6 @@ export function newFolderConfig(dir: string, o: CreateOptions = {}): Config {
     } else throw new ConfigError('--sqlbackend', [`--sqlbackend must be postgres or sqlite3, not '${o.sqlbackend}'`]);
   }
   if (o.sqluri !== undefined) cfg.sql.uri = o.sqluri;
-  if (isPostgres(cfg) && !/^postgres(ql)?:\/\//.test(cfg.sql.uri)) {
-    throw new ConfigError('create', [
-      `A PostgreSQL database needs its URL: --sqluri postgres://USER:PASSWORD@HOST:5432/DATABASE or CONNECTORDB_SQL_URI (not '${cfg.sql.uri}')`,
-    ]);
-  }
   const v = validateConfig(cfg);
   if (v.errors.length > 0) throw new ConfigError(o.config ?? 'create', v.errors);
   return cfg;

@@ -51,7 +51,7 @@ describe.skipIf(!!why)('connectordb CLI on PostgreSQL', () => {
     }
   });
 
-  it("create --sqlbackend postgres --sqluri URL (the original's flag, with the URL beside it); without a URL it says how to give one", async () => {
+  it("create --sqlbackend postgres --sqluri URL (the original's flag, with the URL beside it); a server it cannot reach is named, and no folder is left", async () => {
     const s = await schema();
     const dir = path.join(tmp('cdb-pgcli-'), 'db');
     const r = run(['create', dir, '--sqlbackend', 'postgres', '--sqluri', s.uri, '--user', 'boss:pw'], {});
@@ -60,9 +60,10 @@ describe.skipIf(!!why)('connectordb CLI on PostgreSQL', () => {
     expect(JSON.parse(run(['user', 'ls', dir, '--json'], {}).stdout)).toHaveLength(1);
 
     const none = path.join(tmp('cdb-pgcli-'), 'db');
-    const bad = run(['create', none, '--sqlbackend', 'postgres', '--user', 'boss:pw'], {});
+    // No URL: the original's sql.hostname/port/username keys (here a port nothing listens on).
+    const bad = run(['create', none, '--sqlbackend', 'postgres', '--user', 'boss:pw'], { CONNECTORDB_SQL_PORT: '1' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('--sqluri postgres://');
+    expect(bad.stderr).toContain('Cannot open the PostgreSQL database postgres://postgres@localhost:1/connectordb');
     expect(bad.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(none)).toBe(false);
   });
