@@ -74,8 +74,11 @@ export class PgSyncBridge {
   /** Tickets abandoned before their reply came: the reply is thrown away on arrival. */
   private readonly dropped = new Set<number>();
   readonly timeoutMs: number;
-  /** Counters for the benchmark and tests: queries, and those answered before `take` had to wait. */
-  readonly stats = { queries: 0, ready: 0, restarts: 0, blockedMs: 0 };
+  /**
+   * For the benchmark and tests: statements sent, answers already in when `take` was called,
+   * workers replaced, and the main thread's time blocked (total, and the longest single wait).
+   */
+  readonly stats = { queries: 0, ready: 0, restarts: 0, blockedMs: 0, maxBlockMs: 0 };
 
   constructor(readonly options: SyncBridgeOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -146,7 +149,9 @@ export class PgSyncBridge {
         Atomics.wait(live.state, 0, seen, left);
       }
     } finally {
-      this.stats.blockedMs += performance.now() - start;
+      const ms = performance.now() - start;
+      this.stats.blockedMs += ms;
+      if (ms > this.stats.maxBlockMs) this.stats.maxBlockMs = ms;
     }
   }
 
