@@ -3,6 +3,7 @@ import type { Config } from './config';
 import { buildServices, type Services } from './domain';
 import { Permissions, defaultPermissions } from './permissions';
 import type { Storage } from './storage/types';
+import type { PubSub } from './pubsub';
 import { CookieCodec } from './http/auth';
 import { BadJson, type HttpContext, MAX_JSON_DEPTH, jsonDepthExceeds, makeContext, nonFiniteMessage } from './http/context';
 import { errorHandler, sendError } from './http/errors';
@@ -25,6 +26,11 @@ export interface AppOptions {
   config: Config;
   storage: Storage;
   permissions?: Permissions;
+  /**
+   * The live-data bus (src/pubsub/select.ts: NATS or LISTEN/NOTIFY between the processes of a
+   * PostgreSQL deployment); in-process when absent. The caller closes it after the app.
+   */
+  bus?: PubSub;
   /** A pino logger instance (Fastify 5 takes instances as `loggerInstance`). */
   logger?: FastifyBaseLogger;
 }
@@ -70,7 +76,7 @@ export function buildApp(opts: AppOptions): { app: FastifyInstance; services: Se
     disableTransforms: config.pipescript.disable_transforms,
   });
   configureInterpolators({ disable: config.pipescript.disable_interpolators });
-  const services = buildServices(storage, config, opts.permissions ?? new Permissions(defaultPermissions()));
+  const services = buildServices(storage, config, opts.permissions ?? new Permissions(defaultPermissions()), opts.bus);
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: config.insert_limit_bytes,

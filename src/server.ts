@@ -2,10 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app';
 import type { Config } from './config';
-import { resolvePath } from './config/load';
+import { postgresUri, resolvePath } from './config/load';
 import { loadPermissions } from './config/permissions';
 import type { Permissions } from './permissions';
 import { type Storage, SqliteStorage, openStorage } from './storage';
+import type { PubSub } from './pubsub';
+import { openBus } from './pubsub/select';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -72,10 +74,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     check: config.sql.quick_check ? (ms) => logger.info({ ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)') : undefined,
   });
   let app: FastifyInstance;
+  let bus: PubSub | undefined;
   try {
-    app = buildApp({ config, storage, logger, permissions }).app;
+    bus = await openBus(config, storage, { pgUri: postgresUri(config), log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
+    app = buildApp({ config, storage, logger, permissions, bus }).app;
     await app.listen({ host: config.hostname || '0.0.0.0', port: config.port });
   } catch (e) {
+    await bus?.close();
     await storage.close();
     throw e;
   }
@@ -101,6 +106,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       } finally {
         clearTimeout(timer);
         clearInterval(idle);
+        await bus.close();
         // A checkpoint is an optimisation; the WAL is replayed at the next open anyway.
         if (storage instanceof SqliteStorage) await storage.close({ checkpoint: true, onCheckpointError: (e) => app.log.warn({ err: e }, 'WAL checkpoint failed') });
         else await storage.close();

@@ -75,6 +75,12 @@ export interface Config {
     database: string;
     pool: number;
   };
+  /**
+   * The original's NATS server keys. With `sql.type: "postgres"` a non-empty hostname switches the
+   * live-data bus between server processes to NATS (else PostgreSQL LISTEN/NOTIFY carries it);
+   * on SQLite (one process) they are ignored.
+   */
+  nats: { hostname: string; port: number; username: string; password: string };
   /** Prometheus metrics at /metrics (off by default); a non-empty token must come as `Authorization: Bearer`. */
   metrics: { enabled: boolean; token: string };
   /** Retention for streams without their own (beyond the original); 0 = no limit. */
@@ -135,6 +141,7 @@ export function defaultConfig(dir = '.'): Config {
       database: 'connectordb',
       pool: 10,
     },
+    nats: { hostname: '', port: 4222, username: '', password: '' },
     metrics: { enabled: false, token: '' },
     retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },
   };

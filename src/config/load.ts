@@ -51,12 +51,13 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Options of the original that have no meaning here (Redis, NATS, PostgreSQL, its storage batching
+ * Options of the original that have no meaning here (Redis, PostgreSQL, its storage batching
  * and caches, the web UI's static-file and captcha settings): accepted and ignored with a warning.
+ * `nats` is one of them on SQLite only (see NATS_SECTION).
  */
 export const OBSOLETE_KEYS = new Set([
   'redis',
-  'nats',
+  'nats.enabled',
   'redirect80',
   'batchsize',
   'chunksize',
@@ -75,6 +76,13 @@ export const OBSOLETE_KEYS = new Set([
   'tls.acme',
   'sql.enabled',
 ]);
+
+/**
+ * The original's `nats` section: the bus between server processes on a PostgreSQL configuration;
+ * on SQLite (one process, nothing to connect) it is accepted and ignored as before, with the
+ * obsolete-options warning unless it only repeats the defaults (config.example.json lists it).
+ */
+const NATS_SECTION = 'nats';
 
 /**
  * Options only the PostgreSQL engine reads: on SQLite, a file that sets them to anything but the
@@ -143,9 +151,13 @@ function sameType(def: unknown, v: unknown): boolean {
 }
 
 /** Merges a parsed file over the defaults, checking types; unknown and obsolete keys become warnings. */
-function mergeFile(base: Record<string, unknown>, over: Record<string, unknown>, pre: string[], problems: string[], obsolete: string[], unknown: string[]): void {
+function mergeFile(base: Record<string, unknown>, over: Record<string, unknown>, pre: string[], problems: string[], obsolete: string[], unknown: string[], postgres: boolean): void {
   for (const [k, v] of Object.entries(over)) {
     const key = [...pre, k].join('.');
+    if (key === NATS_SECTION && !postgres) {
+      if (!repeatsDefaults(v, base[k])) obsolete.push(key);
+      continue;
+    }
     if (OBSOLETE_KEYS.has(key)) {
       obsolete.push(key);
       continue;
@@ -161,11 +173,23 @@ function mergeFile(base: Record<string, unknown>, over: Record<string, unknown>,
     const def = base[k];
     if (isObj(def)) {
       if (!isObj(v)) problems.push(`'${key}' must be an object`);
-      else mergeFile(def, v, [...pre, k], problems, obsolete, unknown);
+      else mergeFile(def, v, [...pre, k], problems, obsolete, unknown, postgres);
     } else if (!sameType(def, v)) {
       problems.push(`'${key}' must be ${typeName(def)}, not ${JSON.stringify(v)}`);
     } else base[k] = v;
   }
+}
+
+function repeatsDefaults(v: unknown, def: unknown): boolean {
+  if (!isObj(v) || !isObj(def)) return false;
+  return Object.entries(v).every(([k, x]) => k in def && def[k] === x);
+}
+
+/** Whether the file and environment select PostgreSQL, before the file is merged (decides what `nats` means). */
+function selectsPostgres(parsed: Record<string, unknown>, env: NodeJS.ProcessEnv): boolean {
+  const fromEnv = env[envName(['sql', 'type'])];
+  const t = fromEnv ?? (isObj(parsed.sql) ? parsed.sql.type : undefined);
+  return typeof t === 'string' && ['postgres', 'postgresql'].includes(t.toLowerCase());
 }
 
 function setPath(o: Record<string, unknown>, p: string[], v: unknown): void {
@@ -260,7 +284,7 @@ export function readConfig(target: string, opts: LoadOptions = {}): Loaded {
     if (!isObj(parsed)) throw new ConfigError(file, [`${file} must contain a JSON object`]);
     const obsolete: string[] = [];
     const unknown: string[] = [];
-    mergeFile(cfg as unknown as Record<string, unknown>, parsed, [], problems, obsolete, unknown);
+    mergeFile(cfg as unknown as Record<string, unknown>, parsed, [], problems, obsolete, unknown, selectsPostgres(parsed, opts.env ?? process.env));
     for (const u of unknown) warnings.push(`Unknown configuration option '${u}' ignored`);
     fileObsolete = obsolete;
     fileParsed = parsed;

@@ -89,6 +89,10 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   } else if (cfg.sql.uri.startsWith('file:') || cfg.sql.uri.includes('?')) {
     errors.push(`sql.uri must be a file path, not '${cfg.sql.uri}'`);
   }
+  if (cfg.sql.type !== 'postgres' && cfg.nats.hostname !== '') {
+    warnings.push('nats.hostname is set but ignored: the NATS bus connects several server processes on one PostgreSQL database (sql.type "postgres"); one SQLite process needs none');
+  }
+  if (!Number.isInteger(cfg.nats.port) || cfg.nats.port < 1 || cfg.nats.port > 65535) errors.push(`nats.port must be an integer from 1 to 65535, not ${cfg.nats.port}`);
 
   if (cfg.tls.enabled) {
     errors.push('tls.enabled: HTTPS is not built into this server. Serve it behind a reverse proxy (nginx, Caddy, Traefik) that terminates TLS, or start with --http.');

@@ -7,6 +7,11 @@ export interface PublishedBatch {
   data: Datapoint[];
   /** Index of `data[0]` in its substream, when the publisher knows it (lets a subscriber order batches of several writer processes). */
   index?: number;
+  /**
+   * Id of the stream the batch was stored in, with `index`: a path deleted and created again is a
+   * new stream whose indexes start at 0 again, which a subscriber must not take for old batches.
+   */
+  sid?: number;
 }
 
 export type Listener = (batch: PublishedBatch) => void;
@@ -27,7 +32,8 @@ export interface PubSub {
    * processes are not visible here, so it answers true (the broker drops what nobody wants).
    */
   wantsPublish(stream: string): boolean;
-  close(): void;
+  /** Networked buses send what is queued and disconnect: await it before closing the storage. */
+  close(): void | Promise<void>;
 }
 
 export class LocalPubSub implements PubSub {

@@ -170,7 +170,7 @@ export class NatsPubSub implements PubSub {
   }
 
   private send(batch: PublishedBatch): void {
-    const body = JSON.stringify(batch.index === undefined ? { stream: batch.stream, data: batch.data } : { stream: batch.stream, data: batch.data, index: batch.index });
+    const body = JSON.stringify(batchBody(batch));
     const subject = subjectFor(this.prefix, batch.stream);
     const q = ++this.seq;
     const max = Math.min(this.nc.info?.max_payload ?? 1 << 20, this.opts.maxMessageBytes ?? Infinity) - HEADER_RESERVE;
@@ -235,13 +235,14 @@ export class NatsPubSub implements PubSub {
       this.log('nats: batch that is not JSON dropped', { stream });
       return;
     }
-    const b = parsed as { stream?: unknown; data?: unknown; index?: unknown };
+    const b = parsed as { stream?: unknown; data?: unknown; index?: unknown; sid?: unknown };
     if (typeof b !== 'object' || b === null || b.stream !== stream || !Array.isArray(b.data)) {
       this.log('nats: batch of another shape dropped', { stream });
       return;
     }
     const batch: PublishedBatch = { stream, data: b.data as Datapoint[] };
     if (typeof b.index === 'number') batch.index = b.index;
+    if (typeof b.sid === 'number') batch.sid = b.sid;
     deliver(topic.listeners, batch);
   }
 
@@ -255,6 +256,14 @@ export class NatsPubSub implements PubSub {
       }
     }
   }
+}
+
+/** The batch as sent: `index` and `sid` only when the publisher set them. */
+function batchBody(b: PublishedBatch): PublishedBatch {
+  const o: PublishedBatch = { stream: b.stream, data: b.data };
+  if (b.index !== undefined) o.index = b.index;
+  if (b.sid !== undefined) o.sid = b.sid;
+  return o;
 }
 
 function deliver(listeners: Set<Listener>, batch: PublishedBatch): void {

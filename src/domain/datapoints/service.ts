@@ -520,7 +520,7 @@ export class DatapointService {
 
   private publish(ref: StreamRef, sub: Sub, points: Datapoint[], index?: number): void {
     const path = sub === DOWNLINK ? `${ref.path}/downlink` : ref.path;
-    if (this.core.bus.wantsPublish(path)) this.core.bus.publish(index === undefined ? { stream: path, data: points } : { stream: path, data: points, index });
+    if (this.core.bus.wantsPublish(path)) this.core.bus.publish(index === undefined ? { stream: path, data: points } : { stream: path, data: points, index, sid: ref.stream.id });
   }
 }
 
