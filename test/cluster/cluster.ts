@@ -109,7 +109,6 @@ export function clusterEnv(uri: string): Record<string, string> {
     CONNECTORDB_SQL_URI: uri,
     CONNECTORDB_NATS_HOSTNAME: n.hostname,
     CONNECTORDB_NATS_PORT: n.port || '4222',
-    CONNECTORDB_LOGLEVEL: 'warn',
     CONNECTORDB_FAILED_LOGIN_DELAY: '0',
   };
   if (n.username) env.CONNECTORDB_NATS_USERNAME = decodeURIComponent(n.username);

@@ -25,7 +25,8 @@ const compose = parse(readFileSync(path.join(ROOT, 'docker', 'compose.cluster.ya
 
 /** A compose command run here: our node and build, folders for the volumes, loopback. */
 function localCommand(cmd: string[], dirs: Record<string, string>): string {
-  let sh = cmd[2];
+  // Compose's interpolation first: `$$` is a literal `$` for the container's shell.
+  let sh = cmd[2].replaceAll('$$', '$');
   for (const [from, to] of Object.entries(dirs)) sh = sh.replaceAll(from, to);
   return sh.replaceAll('node dist/main.js', `${process.execPath} ${MAIN}`).replace('--host 0.0.0.0', '--host 127.0.0.1');
 }
@@ -43,7 +44,6 @@ function replicaEnv(uri: string): Record<string, string> {
   delete env.CONNECTORDB_NATS_PASSWORD;
   // nginx runs on loopback here (a private Docker network there).
   env.CONNECTORDB_TRUST_PROXY = 'loopback';
-  env.CONNECTORDB_LOGLEVEL = 'warn';
   env.CONNECTORDB_PORT = '0';
   env.CONNECTORDB_FAILED_LOGIN_DELAY = '0';
   for (const v of Object.values(env)) expect(v).not.toContain('${');
