@@ -134,8 +134,8 @@ async function singles(servers, tag) {
 }
 
 /** Subscribe on `b`, single-datapoint inserts on `a` (paced): delivery latency from the send time. */
-async function crossLatency(a, b) {
-  const STREAM = 'bench/user/cross';
+async function crossLatency(a, b, name = 'cross') {
+  const STREAM = `bench/user/${name}`;
   await ensureOk(await a.req('POST', `/api/v1/crud/${STREAM}`, '{}'), 'create stream');
   const ws = new WebSocket(`ws://127.0.0.1:${b.port}/api/v1/websocket`, { headers: { authorization: b.auth }, perMessageDeflate: false });
   await new Promise((resolve, reject) => {
@@ -218,6 +218,15 @@ async function main() {
     console.log(`pg       (3b) single-datapoint POSTs, 10 clients, 2 processes    ${fmt(await singles([a, b], 'ab'))} req/s (sum)`);
     const l = await crossLatency(a, b);
     console.log(`pg       (6) websocket delivery, insert on A, subscriber on B    p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms (${l.got}/${LAT} received, over NATS)`);
+
+    // (7) the same without NATS: two more processes on the LISTEN/NOTIFY fallback bus.
+    for (const s of servers.splice(0)) await s.stop();
+    const c = await startReplica(shared, {});
+    servers.push(c);
+    const d = await startReplica(shared, {});
+    servers.push(d);
+    const n = await crossLatency(c, d, 'notify');
+    console.log(`pg       (7) websocket delivery, insert on A, subscriber on B    p50 ${n.p50.toFixed(2)} ms, p99 ${n.p99.toFixed(2)} ms (${n.got}/${LAT} received, LISTEN/NOTIFY, no NATS)`);
   } finally {
     for (const s of servers) await s.stop();
     await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
