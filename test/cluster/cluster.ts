@@ -20,40 +20,9 @@ export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSyn
 
 export const tmp = (prefix: string): string => mkdtempSync(path.join(tmpdir(), prefix));
 
-/** Why the cluster cannot be tested here, or undefined when PostgreSQL and NATS both answer. */
-export async function unreachable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: PG_BASE, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-  } catch (e) {
-    return `PostgreSQL at ${redact(PG_BASE)} is unreachable (${e instanceof Error ? e.message : String(e)}): set CDB_TEST_PG`;
-  } finally {
-    await c.end().catch(() => {});
-  }
-  const u = new URL(NATS_URL);
-  const ok = await new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: u.hostname, port: Number(u.port || 4222) });
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve(false);
-    }, 3000);
-    s.once('data', (b) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(String(b).startsWith('INFO'));
-    });
-    s.once('error', () => {
-      clearTimeout(t);
-      resolve(false);
-    });
-  });
-  return ok ? undefined : `NATS at ${NATS_URL} is unreachable: set CDB_TEST_NATS`;
-}
-
 /**
- * unreachable() answered in a child process, so a test file can decide at load time
- * (describe.skipIf) without top-level await.
+ * Why the cluster cannot be tested here, or undefined when PostgreSQL and NATS both answer. Asked
+ * in a child process, so a test file decides at load time (describe.skipIf) without top-level await.
  */
 export function unreachableSync(): string | undefined {
   const script = [
@@ -99,21 +68,6 @@ export async function freshSchema(prefix: string): Promise<{ name: string; uri: 
   const u = new URL(PG_BASE);
   u.searchParams.set('options', `-c search_path=${name}`);
   return { name, uri: u.toString(), drop: () => run(`DROP SCHEMA IF EXISTS ${name} CASCADE`) };
-}
-
-/** The variables the servers of docker/compose.cluster.yaml get, pointed at the test's servers. */
-export function clusterEnv(uri: string): Record<string, string> {
-  const n = new URL(NATS_URL);
-  const env: Record<string, string> = {
-    CONNECTORDB_SQL_TYPE: 'postgres',
-    CONNECTORDB_SQL_URI: uri,
-    CONNECTORDB_NATS_HOSTNAME: n.hostname,
-    CONNECTORDB_NATS_PORT: n.port || '4222',
-    CONNECTORDB_FAILED_LOGIN_DELAY: '0',
-  };
-  if (n.username) env.CONNECTORDB_NATS_USERNAME = decodeURIComponent(n.username);
-  if (n.password) env.CONNECTORDB_NATS_PASSWORD = decodeURIComponent(n.password);
-  return env;
 }
 
 export function run(args: string[], env: Record<string, string>, input?: string): { status: number | null; stdout: string; stderr: string } {
