@@ -1,14 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { defaultConfig } from '../../src/config';
 import { hashPassword } from '../../src/domain/users/passwords';
 import { logStreamRow } from '../../src/domain/metalog';
+import { openFolder } from '../../src/ops/open';
+import { startServer } from '../../src/server';
+import { StorageOpenError, openStorage } from '../../src/storage';
 import { StorageConflict } from '../../src/storage/errors';
 import { PgStorage } from '../../src/storage/postgres';
 import { migrationFiles } from '../../src/storage/postgres/migrate';
@@ -512,5 +516,72 @@ describe.skipIf(!PG_UP)('PostgreSQL engine: migrations and metadata', () => {
       await st.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('starts a server and opens a folder for offline commands from a config that names PostgreSQL', async () => {
+    const { schema, uri } = schemaUri();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    try {
+      writeFileSync(path.join(dir, 'connectordb.conf'), JSON.stringify({ sql: { type: 'postgres', uri, pool: 3 } }));
+      const o = await openFolder(dir, { env: {} });
+      expect(o.storage.kind).toBe('postgres');
+      expect(o.sqlite).toBeUndefined();
+      await o.svc.users.insertUser({ name: 'root', email: 'root@localhost', password: 'pw', role: 'admin', public: false }, await hashPassword('pw'));
+      await o.close();
+      const config = (await import('../../src/config/load')).loadConfig(dir, { env: {} });
+      config.port = 0;
+      config.hostname = '127.0.0.1';
+      const s = await startServer(config, { logger: pino({ level: 'silent' }) });
+      try {
+        expect(s.storage.kind).toBe('postgres');
+        const r = await fetch(`${s.url.replace('localhost', '127.0.0.1')}/api/v1/crud/root`, { headers: { Authorization: 'Basic ' + Buffer.from('root:pw').toString('base64') } });
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as { name: string }).name).toBe('root');
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a missing database in one line', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = withDb(SERVER, 'no_such_db_pg_meta');
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/.*\/no_such_db_pg_meta \(sql\.uri\): database "no_such_db_pg_meta" does not exist/);
+    expect(e!.message).not.toContain('\n');
+  });
+});
+
+describe('PostgreSQL engine: a server that cannot be reached', () => {
+  it('fails at open with one line naming the setting and the reason, the password hidden', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = 'postgres://cdb:secret@127.0.0.1:1/cdb';
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/cdb:\*\*\*@127\.0\.0\.1:1\/cdb \(sql\.uri\): .*ECONNREFUSED/);
+    expect(e!.message).not.toContain('secret');
+    expect(e!.message).not.toContain('\n');
+    const keys = defaultConfig('.');
+    keys.sql.type = 'postgres';
+    keys.sql.uri = '';
+    keys.sql.hostname = '127.0.0.1';
+    keys.sql.port = 1;
+    const e2 = await openStorage(keys).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e2!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/postgres@127\.0\.0\.1:1\/connectordb \(sql\.hostname\/sql\.port\/sql\.username\/sql\.password\/sql\.database\): /);
   });
 });

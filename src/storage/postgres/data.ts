@@ -501,7 +501,7 @@ export interface PgDatapointsOptions {
    * engine's index.ts wires meta.ts's LogEntry logic in here).
    */
   log?: (c: pg.PoolClient, entries: LogEntry[]) => Promise<void>;
-  /** Insert groups committing at once (each on its own pooled client). */
+  /** Insert groups committing at once, each on its own pooled client (default 2; 1 with a pool of 3 or fewer). */
   writers?: number;
 }
 
@@ -515,13 +515,16 @@ export interface PgDatapointsOptions {
 export class PgDatapoints implements DatapointStorage {
   private queue: Pending[] = [];
   private running = 0;
+  private scheduled = false;
+  /** Substreams of the groups committing now. */
+  private readonly busy = new Set<string>();
   private readonly writers: number;
 
   constructor(
     private readonly db: PgDb,
     private readonly opts: PgDatapointsOptions = {},
   ) {
-    this.writers = opts.writers ?? 1;
+    this.writers = opts.writers ?? Math.max(1, Math.min(2, Math.floor(db.options.max / 2)));
   }
 
   length(streamId: number, sub: Sub): Promise<number> {
@@ -537,20 +540,37 @@ export class PgDatapoints implements DatapointStorage {
     if (this.db.bound) return this.db.tx((c) => insertOn(c, target, rule));
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ target, rule, resolve, reject });
-      if (this.running < this.writers) void this.flush();
+      // Deferred a turn of the event loop so the inserts arriving together share a group.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
-  private async flush(): Promise<void> {
-    this.running++;
-    try {
-      while (this.queue.length > 0) {
-        const group = this.queue;
-        this.queue = [];
-        await this.commitGroup(group);
-      }
-    } finally {
-      this.running--;
+  /**
+   * Starts groups while fewer than `writers` commit: each takes every queued insert whose
+   * substream no committing group holds (a second group on a held substream would only wait for
+   * its row lock); the others stay queued, in order, for the next group.
+   */
+  private pump(): void {
+    while (this.running < this.writers && this.queue.length > 0) {
+      const group: Pending[] = [];
+      const rest: Pending[] = [];
+      for (const p of this.queue) (this.busy.has(key(p.target.streamId, p.target.sub)) ? rest : group).push(p);
+      if (group.length === 0) return;
+      this.queue = rest;
+      const keys = new Set(group.map((p) => key(p.target.streamId, p.target.sub)));
+      for (const k of keys) this.busy.add(k);
+      this.running++;
+      void this.commitGroup(group).finally(() => {
+        for (const k of keys) this.busy.delete(k);
+        this.running--;
+        this.pump();
+      });
     }
   }
 
