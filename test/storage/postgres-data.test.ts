@@ -348,6 +348,35 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     expect(left.rows[0].n).toBe(0);
   });
 
+  it('a streaming read misses nothing when a seal moves tail rows into a chunk between its pulls', async () => {
+    const id = twin.pgIds[0];
+    await twin.insert(0, MAIN, series(16 * 1000 + 1500, 1));
+    const it = data.readBatches(id, MAIN, 0, 1e9);
+    const got: string[] = [];
+    let pulls = 0;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      got.push(...r.value);
+      // After the first chunk: the 500 tail rows at the end are sealed with 600 new points.
+      if (++pulls === 1) await twin.insert(0, MAIN, series(600, 1e6));
+    }
+    // The read saw the length of its first statement: every point that existed then, once, in order.
+    expect(got).toEqual((await all(sq.data.readBatches(twin.sqIds[0], MAIN, 0, 16 * 1000 + 1500))));
+    await twin.same(0, MAIN);
+  });
+
+  it('a read stopped early leaves no statement running and the pool usable', async () => {
+    const id = twin.pgIds[0];
+    await twin.insert(0, MAIN, series(40 * 1000, 1));
+    for (let k = 0; k < 3; k++) {
+      for await (const b of data.readBatches(id, MAIN, 0, 40 * 1000)) {
+        expect(b.length).toBe(1000);
+        break;
+      }
+    }
+    expect(db.pool.waitingCount).toBe(0);
+    expect(await data.length(id, MAIN)).toBe(40000);
+  });
+
   it('runs the read plans with a synchronous driver the same as the async one', async () => {
     await twin.insert(0, MAIN, series(2222, 1));
     const id = twin.pgIds[0];
