@@ -1,18 +1,20 @@
-import type {
-  DatapointStorage,
-  DeviceReads,
-  DeviceRow,
-  MetaWrites,
-  Storage,
-  StorageSizes,
-  StreamReads,
-  StreamRow,
-  SyncReads,
-  UserReads,
-  UserRow,
+import {
+  type DatapointStorage,
+  type DeviceReads,
+  type DeviceRow,
+  type MetaWrites,
+  type Storage,
+  type StorageSizes,
+  type StreamReads,
+  type StreamRow,
+  type SyncReads,
+  type UserReads,
+  type UserRow,
+  NEW_USER,
 } from '../types';
 import { PgDb } from './db';
-import { type TxData, deviceReads, metaWrites, resolveStream, streamReads, userReads } from './meta';
+import { PgDatapoints, dropStreamsData, dropSubstreamData, insertOn } from './data';
+import { type TxData, deviceReads, logWriter, metaWrites, resolveStream, streamReads, userReads } from './meta';
 import { migrate } from './migrate';
 import { MetaListener } from './notify';
 
@@ -25,6 +27,8 @@ export interface PgOpenOptions {
   pool: number;
   /** Name in pg_stat_activity. */
   applicationName?: string;
+  /** Insert groups committing at once, each on its own pooled client (default 1). */
+  writers?: number;
   /** A synchronous reader for the query pipeline (storage/types.ts SyncReads), built on the pool. */
   sync?: SyncReads | ((db: PgDb) => SyncReads);
 }
@@ -49,15 +53,16 @@ export class PgStorage implements Storage {
 
   private constructor(
     readonly db: PgDb,
-    data: { storage: DatapointStorage; tx: TxData },
     opts: PgOpenOptions,
   ) {
     const changed = () => this.changed();
     this.users = userReads(db);
     this.devices = deviceReads(db);
     this.streams = streamReads(db);
-    this.data = data.storage;
-    this.meta = metaWrites(db, data.tx, changed);
+    const tx: TxData = { insertOn, dropStreams: dropStreamsData, dropSubstream: dropSubstreamData };
+    const log = logWriter(tx);
+    this.data = new PgDatapoints(db, { log: (c, entries) => log(c, entries, NEW_USER), writers: opts.writers });
+    this.meta = metaWrites(db, tx, changed);
     this.listener = new MetaListener(opts.uri, changed, `${opts.applicationName ?? 'connectordb'}-listen`);
     if (opts.sync) this.sync = typeof opts.sync === 'function' ? opts.sync(db) : opts.sync;
   }
@@ -68,7 +73,7 @@ export class PgStorage implements Storage {
     let st: PgStorage | undefined;
     try {
       await migrate(db);
-      st = new PgStorage(db, pendingData(), opts);
+      st = new PgStorage(db, opts);
       await st.listener.start();
       return st;
     } catch (e) {
@@ -130,24 +135,4 @@ export class PgStorage implements Storage {
     await this.listener.close();
     await this.db.close();
   }
-}
-
-/** Until data.ts (pg-data) is merged: the datapoint engine refuses every call. */
-function pendingData(): { storage: DatapointStorage; tx: TxData } {
-  const no = (): never => {
-    throw new Error('PostgreSQL datapoint storage is not built yet');
-  };
-  const rej = () => Promise.reject(new Error('PostgreSQL datapoint storage is not built yet'));
-  return {
-    storage: {
-      length: rej,
-      time2index: rej,
-      insertDatapoints: rej,
-      readBatches: no,
-      deleteRange: rej,
-      sweepRetention: rej,
-      storageStats: rej,
-    },
-    tx: { insertOn: rej, dropStreams: () => Promise.resolve(), dropSubstream: () => Promise.resolve() },
-  };
 }
