@@ -94,7 +94,7 @@ export class PgNotifyPubSub implements PubSub {
     try {
       const channel = (await listen.query<{ c: string }>("SELECT cdb_channel('data') AS c")).rows[0].c;
       await listen.query(`LISTEN ${quoteIdent(channel)}`);
-      send = await connectClient(opts.uri, 'connectordb-bus-notify');
+      send = await senderClient(opts.uri);
       return new PgNotifyPubSub(opts, channel, listen, send);
     } catch (e) {
       await listen.end().catch(() => {});
@@ -198,7 +198,7 @@ export class PgNotifyPubSub implements PubSub {
   }
 
   private async reconnectSender(): Promise<pg.Client> {
-    const c = await connectClient(this.opts.uri, 'connectordb-bus-notify');
+    const c = await senderClient(this.opts.uri);
     this.watchSender(c);
     return c;
   }
@@ -324,6 +324,19 @@ async function connectClient(uri: string, name: string): Promise<pg.Client> {
   // Until watched, a dropped connection must not crash the process.
   c.on('error', () => {});
   await c.connect();
+  return c;
+}
+
+/**
+ * The sending connection. A NOTIFY takes a transaction id, so its commit would wait for a WAL
+ * flush (an fsync competing with the inserts' own); the notice needs no durability (the data it
+ * announces is committed already, and a notice is lost anyway when a listener is down), so its
+ * commits do not wait: synchronous_commit off. Measured: 10 writers of single points went from
+ * 1,518 inserts/s bare to 385/s with a flushed NOTIFY each, and to about the bare rate without.
+ */
+async function senderClient(uri: string): Promise<pg.Client> {
+  const c = await connectClient(uri, 'connectordb-bus-notify');
+  await c.query('SET synchronous_commit TO off');
   return c;
 }
 

@@ -11,7 +11,7 @@ import type { Services } from '../../src/domain';
 import { hashPassword } from '../../src/domain/users/passwords';
 import type { PubSub } from '../../src/pubsub';
 import { OrderedPubSub } from '../../src/pubsub/ordered';
-import { busKind, openBus } from '../../src/pubsub/select';
+import { BusStartError, busKind, openBus } from '../../src/pubsub/select';
 import { PgStorage } from '../../src/storage/postgres';
 import { ADMIN, type TestApp, basic, keyAuth } from '../helpers';
 import { Client, rest, within } from '../websocket/client';
@@ -152,7 +152,7 @@ for (const kind of ['nats', 'pgnotify'] as const) {
       clients.push(c);
       for (const [p, tr] of subs) c.subscribe(p, tr);
       // A barrier on the same connection: every subscribe before it has been processed.
-      c.subscribe('alice/user/s', '$ == "never"');
+      c.subscribe('alice/user/s', 'if $ == "never"');
       await waitCommands(n);
       await settled(n);
       return c;
@@ -173,13 +173,13 @@ for (const kind of ['nats', 'pgnotify'] as const) {
     it('a subscriber on B gets the inserts made through A, in order, with the messages a subscriber on A gets', async () => {
       const onA = await connect(A, ALICE, [['alice/user/s'], ['alice/user/s', 'if $ > 5']]);
       const onB = await connect(B, ALICE, [['alice/user/s'], ['alice/user/s', 'if $ > 5']]);
-      for (const v of [1, 7, 3, 9]) expect((await RA.insert('alice/user/s', ALICE, [{ t: 1000 + v, d: v }, { t: 1000 + v + 0.5, d: v + 0.5 }])).status).toBe(200);
+      for (const [k, v] of [1, 7, 3, 9].entries()) expect((await RA.insert('alice/user/s', ALICE, [{ t: 1001 + k, d: v }, { t: 1001.5 + k, d: v + 0.5 }])).status).toBe(200);
       // Raw for each insert, transformed for those with a value over 5.
       const a = await take(onA, 4 + 2);
       const b = await take(onB, 4 + 2);
       expect(b).toEqual(a);
       expect(b[0]).toBe('{"stream":"alice/user/s","data":[{"t":1001,"d":1},{"t":1001.5,"d":1.5}]}\n');
-      expect(b).toContain('{"stream":"alice/user/s","transform":"if $ > 5","data":[{"t":1007,"d":7},{"t":1007.5,"d":7.5}]}\n');
+      expect(b).toContain('{"stream":"alice/user/s","transform":"if $ > 5","data":[{"t":1002,"d":7},{"t":1002.5,"d":7.5}]}\n');
       await new Promise((r) => setTimeout(r, 100));
       expect(onB.messages).toEqual([]);
     });
@@ -270,6 +270,23 @@ for (const kind of ['nats', 'pgnotify'] as const) {
       expect((await A.t.http.put('/api/v1/crud/carol').set('Authorization', basic('carol', 'old')).send({ password: 'new' })).status).toBe(200);
       expect(await refusedWithin(() => B.t.http.get('/api/v1/crud/carol').set('Authorization', basic('carol', 'old')), 401)).toBeLessThan(1000);
       expect((await B.t.http.get('/api/v1/crud/carol').set('Authorization', basic('carol', 'new'))).status).toBe(200);
+    });
+
+    it('an unreachable NATS server at start is a clear error naming the address and the keys, not a silent retry loop', async () => {
+      const port = await new Promise<number>((resolve) => {
+        const s = net.createServer().listen(0, '127.0.0.1', () => {
+          const a = s.address();
+          s.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
+        });
+      });
+      const c = defaultConfig(dir);
+      c.sql.type = 'postgres';
+      c.nats.hostname = '127.0.0.1';
+      c.nats.port = port;
+      const e = await openBus(c, A.storage).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BusStartError);
+      expect((e as Error).message).toMatch(new RegExp(`^Cannot connect to the NATS server at 127.0.0.1:${port} \\(nats.hostname/nats.port`));
+      expect((e as Error).message).toContain('leave nats.hostname empty');
     });
 
     it('a stream deleted and created again through A is delivered from its first datapoint on B', async () => {
