@@ -29,7 +29,8 @@ afterAll(async () => {
 const conf = (dir: string) => JSON.parse(stripComments(readFileSync(path.join(dir, 'connectordb.conf'), 'utf8'))) as { sql: { type: string; uri: string }; cookie: { authkey: string } };
 const pgEnv = (uri: string) => ({ CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: uri });
 
-describe.skipIf(!!why)('connectordb CLI on PostgreSQL', () => {
+// Every step is a process of the built CLI (2-3 s each on a loaded machine).
+describe.skipIf(!!why)('connectordb CLI on PostgreSQL', { timeout: 180_000 }, () => {
   it('create with CONNECTORDB_SQL_TYPE/URI writes a folder pointing at PostgreSQL (no SQLite file) and creates the admin there', async () => {
     const s = await schema();
     const dir = path.join(tmp('cdb-pgcli-'), 'db');

@@ -135,7 +135,7 @@ function checkStream(stored: Point[], acked: Set<string>, maybe: Set<string> = n
   }
 }
 
-describe.skipIf(!!why)('two server processes on one PostgreSQL and one NATS, nginx in front', () => {
+describe.skipIf(!!why)('two server processes on one PostgreSQL and one NATS, nginx in front', { timeout: 180_000 }, () => {
   let schema: Awaited<ReturnType<typeof freshSchema>>;
   let shared = '';
   let a: Proc;
