@@ -82,6 +82,12 @@ describe('docker/nginx.cluster.conf', () => {
     expect(Number(/proxy_read_timeout (\d+)s/.exec(ws)![1])).toBeGreaterThan(defaultConfig().websocket.ping_period);
     // No proxy_set_header inside a location: it would drop the server-level ones there.
     expect(ws).not.toMatch(/proxy_set_header/);
+    // An insert is never replayed on the other replica (it may have committed on the first).
+    const at = site.indexOf('location ~ ^/api/v1/crud/[^/]+/[^/]+/[^/]+/data$ {');
+    expect(at).toBeGreaterThan(0);
+    const data = site.slice(at, site.indexOf('}', at));
+    expect(data).toMatch(/proxy_next_upstream off;/);
+    expect(new RegExp('^/api/v1/crud/[^/]+/[^/]+/[^/]+/data$').test('/api/v1/crud/alice/phone/temp/data')).toBe(true);
     const mb = Number(/client_max_body_size (\d+)m;/.exec(site)![1]);
     expect(mb * 1024 * 1024).toBe(defaultConfig().insert_limit_bytes);
   });

@@ -177,7 +177,7 @@ describe.skipIf(!!why)('two server processes on one PostgreSQL and one NATS, ngi
     await schema?.drop();
   });
 
-  it('both replicas serve the admin created by init; a session cookie from one is valid on the other (shared secrets)', async () => {
+  it('both replicas serve the admin created by init; a session cookie from one is valid on the other (shared secrets); nginx balances reads and inserts', async () => {
     for (const s of [a, b]) expect((await req(s.url, 'GET', '/api/v1/crud/admin', auth)).status).toBe(200);
     const login = await fetch(`${a.url}/api/v1/login`, { headers: { authorization: auth }, redirect: 'manual' });
     expect(login.status).toBeLessThan(400);
@@ -187,6 +187,11 @@ describe.skipIf(!!why)('two server processes on one PostgreSQL and one NATS, ngi
     expect(onB.status).toBe(200);
     // Round robin through nginx reaches both.
     for (let i = 0; i < 4; i++) expect((await req(nginx.url, 'GET', '/api/v1/crud/admin', auth)).status).toBe(200);
+    // Inserts through nginx (its data location, never retried) land once, whichever replica took them.
+    const p = `/api/v1/crud/admin/user/via${uniq()}`;
+    expect((await req(nginx.url, 'POST', p, auth, { schema: '{"type":"number"}' })).status).toBe(200);
+    for (let i = 0; i < 6; i++) expect((await req(nginx.url, i % 2 ? 'PUT' : 'POST', `${p}/data`, auth, [{ t: 100 + i, d: i }])).status).toBe(200);
+    expect((await req(a.url, 'GET', `${p}/data?i1=0&i2=0`, auth)).text).toBe(JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ t: 100 + i, d: i }))));
   });
 
   it('a websocket subscribed through nginx (landing on one replica) receives, in order, what is inserted through the other', async () => {
