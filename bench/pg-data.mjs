@@ -67,22 +67,27 @@ async function singles(label, insert, clients, sameStream) {
   console.log(`${label}: ${fmt(n / ((performance.now() - t0) / 1000))} inserts/s`);
 }
 
-const grouped = new PgDatapoints(db);
-const grouped2 = new PgDatapoints(db, { writers: 2 });
+const grouped = new PgDatapoints(db, { writers: 1 });
 const own = (target, r) => db.tx((c) => insertOn(c, target, r));
-await singles('single inserts, 10 clients, 10 streams, group commit (1 writer)', (t, r) => grouped.insertDatapoints(t, r), 10, false);
-await singles('single inserts, 10 clients, 10 streams, group commit (2 writers)', (t, r) => grouped2.insertDatapoints(t, r), 10, false);
-await singles('single inserts, 10 clients, 10 streams, one transaction each', own, 10, false);
-await singles('single inserts, 10 clients, one stream, group commit (1 writer)', (t, r) => grouped.insertDatapoints(t, r), 10, true);
-await singles('single inserts, 10 clients, one stream, one transaction each', own, 10, true);
+if (process.env.BENCH_SINGLES !== '0') {
+  // Interleaved rounds: the machine's load changes from second to second.
+  const ws = (process.env.BENCH_WRITERS ?? '1,2,4,10').split(',').map(Number);
+  const engines = new Map(ws.map((w) => [w, new PgDatapoints(db, { writers: w })]));
+  for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 2); round++) {
+    for (const w of ws) await singles(`single inserts, 10 clients, 10 streams, ${w} writer group(s)`, (t, r) => engines.get(w).insertDatapoints(t, r), 10, false);
+    await singles('single inserts, 10 clients, 10 streams, db.tx + insertOn each', own, 10, false);
+  }
+  for (const w of ws) await singles(`single inserts, 10 clients, one stream, ${w} writer group(s)`, (t, r) => engines.get(w).insertDatapoints(t, r), 10, true);
+}
 
 // Batched ingest: 4 writers × 1,000-point batches of the sensor workload, one stream each.
-{
-  const per = Math.floor(N / 4);
+for (const w of (process.env.BENCH_BATCH_WRITERS ?? '1').split(',').map(Number)) {
+  const grouped = new PgDatapoints(db, { writers: w });
+  const per = Math.floor(N / 8);
   const t0 = performance.now();
   await Promise.all(
-    [0, 1, 2, 3].map(async (w) => {
-      let t = 1_600_000_000_000;
+    [0, 1, 2, 3].map(async (i1) => {
+      let t = 1_600_000_000_000 + w * 1e12;
       let v = 20;
       for (let i = 0; i < per; i += 1000) {
         const pts = new Array(1000);
@@ -91,11 +96,11 @@ await singles('single inserts, 10 clients, one stream, one transaction each', ow
           v = Math.round((v + (Math.random() - 0.5)) * 100) / 100;
           pts[k] = { t: t / 1000, d: v };
         }
-        await grouped.insertDatapoints({ streamId: streams[12 + w], deviceId, sub: 0 }, rule(pts));
+        await grouped.insertDatapoints({ streamId: streams[12 + i1], deviceId, sub: 0 }, rule(pts));
       }
     }),
   );
-  console.log(`batched ingest, 4 writers × 1,000-point batches: ${fmt((per * 4) / ((performance.now() - t0) / 1000))} dp/s`);
+  console.log(`batched ingest, 4 clients × 1,000-point batches, ${w} writer group(s): ${fmt((per * 4) / ((performance.now() - t0) / 1000))} dp/s`);
 }
 // One writer, one stream of N points for the reads.
 {
