@@ -1,14 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { defaultConfig } from '../../src/config';
 import { hashPassword } from '../../src/domain/users/passwords';
 import { logStreamRow } from '../../src/domain/metalog';
+import { openFolder } from '../../src/ops/open';
+import { startServer } from '../../src/server';
+import { StorageOpenError, openStorage } from '../../src/storage';
 import { StorageConflict } from '../../src/storage/errors';
 import { PgStorage } from '../../src/storage/postgres';
 import { migrationFiles } from '../../src/storage/postgres/migrate';
@@ -512,5 +516,123 @@ describe.skipIf(!PG_UP)('PostgreSQL engine: migrations and metadata', () => {
       await st.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('two apps on one database: a key reset, a password change and a device delete through A are refused by B within a second', async () => {
+    const { st: a, uri } = await fresh();
+    const b = await PgStorage.open({ uri, pool: 3 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    const config = defaultConfig(dir);
+    config.failed_login_delay = 0;
+    const A = buildApp({ config, storage: a });
+    const B = buildApp({ config, storage: b });
+    try {
+      await A.services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, await hashPassword('test'));
+      await A.app.listen({ host: '127.0.0.1', port: 0 });
+      await B.app.listen({ host: '127.0.0.1', port: 0 });
+      const ha = request(A.app.server);
+      const hb = request(B.app.server);
+      const basicAuth = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+      expect((await ha.post('/api/v1/crud/bob').set('Authorization', basicAuth('test', 'test')).send({ email: 'bob@localhost', password: 'pw', role: 'user', public: true })).status).toBe(200);
+      const dev = await ha.post('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw')).send({});
+      const key = dev.body.apikey as string;
+      const refusedWithin = async (auth: string, url: string): Promise<number> => {
+        const t0 = Date.now();
+        for (;;) {
+          const r = await hb.get(url).set('Authorization', auth);
+          if (r.status !== 200) return Date.now() - t0;
+          if (Date.now() - t0 > 1000) throw new Error(`B still accepts ${url} after 1 s`);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      };
+      // B has logged the key and the password in (its caches hold them).
+      expect((await hb.get('/api/v1/crud/bob/phone').set('Authorization', basicAuth('', key))).status).toBe(200);
+      expect((await hb.get('/api/v1/crud/bob').set('Authorization', basicAuth('bob', 'pw'))).status).toBe(200);
+
+      const reset = await ha.put('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw')).send({ apikey: '' });
+      expect(reset.status).toBe(200);
+      expect(await refusedWithin(basicAuth('', key), '/api/v1/crud/bob/phone')).toBeLessThan(1000);
+      const key2 = reset.body.apikey as string;
+      expect((await hb.get('/api/v1/crud/bob/phone').set('Authorization', basicAuth('', key2))).status).toBe(200);
+
+      expect((await ha.put('/api/v1/crud/bob').set('Authorization', basicAuth('bob', 'pw')).send({ password: 'pw2' })).status).toBe(200);
+      expect(await refusedWithin(basicAuth('bob', 'pw'), '/api/v1/crud/bob')).toBeLessThan(1000);
+
+      expect((await ha.delete('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw2'))).status).toBe(200);
+      expect(await refusedWithin(basicAuth('', key2), '/api/v1/crud/bob/phone')).toBeLessThan(1000);
+    } finally {
+      await A.app.close();
+      await B.app.close();
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts a server and opens a folder for offline commands from a config that names PostgreSQL', async () => {
+    const { schema, uri } = schemaUri();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    try {
+      writeFileSync(path.join(dir, 'connectordb.conf'), JSON.stringify({ sql: { type: 'postgres', uri, pool: 3 } }));
+      const o = await openFolder(dir, { env: {} });
+      expect(o.storage.kind).toBe('postgres');
+      expect(o.sqlite).toBeUndefined();
+      await o.svc.users.insertUser({ name: 'root', email: 'root@localhost', password: 'pw', role: 'admin', public: false }, await hashPassword('pw'));
+      await o.close();
+      const config = (await import('../../src/config/load')).loadConfig(dir, { env: {} });
+      config.port = 0;
+      config.hostname = '127.0.0.1';
+      const s = await startServer(config, { logger: pino({ level: 'silent' }) });
+      try {
+        expect(s.storage.kind).toBe('postgres');
+        const r = await fetch(`${s.url.replace('localhost', '127.0.0.1')}/api/v1/crud/root`, { headers: { Authorization: 'Basic ' + Buffer.from('root:pw').toString('base64') } });
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as { name: string }).name).toBe('root');
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a missing database in one line', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = withDb(SERVER, 'no_such_db_pg_meta');
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/.*\/no_such_db_pg_meta \(sql\.uri\): database "no_such_db_pg_meta" does not exist/);
+    expect(e!.message).not.toContain('\n');
+  });
+});
+
+describe('PostgreSQL engine: a server that cannot be reached', () => {
+  it('fails at open with one line naming the setting and the reason, the password hidden', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = 'postgres://cdb:secret@127.0.0.1:1/cdb';
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/cdb:\*\*\*@127\.0\.0\.1:1\/cdb \(sql\.uri\): .*ECONNREFUSED/);
+    expect(e!.message).not.toContain('secret');
+    expect(e!.message).not.toContain('\n');
+    const keys = defaultConfig('.');
+    keys.sql.type = 'postgres';
+    keys.sql.uri = '';
+    keys.sql.hostname = '127.0.0.1';
+    keys.sql.port = 1;
+    const e2 = await openStorage(keys).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e2!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/postgres@127\.0\.0\.1:1\/connectordb \(sql\.hostname\/sql\.port\/sql\.username\/sql\.password\/sql\.database\): /);
   });
 });

@@ -12,6 +12,7 @@ import {
   type UserRow,
   NEW_USER,
 } from '../types';
+import pg from 'pg';
 import { PgDb } from './db';
 import { PgDatapoints, dropStreamsData, dropSubstreamData, insertOn } from './data';
 import { type TxData, deviceReads, logWriter, metaWrites, resolveStream, streamReads, userReads } from './meta';
@@ -28,6 +29,8 @@ export interface PgOpenOptions {
   pool: number;
   /** Name in pg_stat_activity. */
   applicationName?: string;
+  /** How long the first connection may take before open() gives up (default 10 s). */
+  connectTimeoutMs?: number;
   /** Insert groups committing at once, each on its own pooled client (default 1). */
   writers?: number;
   /**
@@ -73,6 +76,7 @@ export class PgStorage implements Storage {
 
   /** Connects, applies the migrations, starts listening for other processes' changes. */
   static async open(opts: PgOpenOptions): Promise<PgStorage> {
+    await probe(opts.uri, opts.connectTimeoutMs ?? 10_000);
     const db = new PgDb({ uri: opts.uri, max: opts.pool, applicationName: opts.applicationName });
     let st: PgStorage | undefined;
     try {
@@ -144,5 +148,19 @@ export class PgStorage implements Storage {
 
   private async closeSync(): Promise<void> {
     await (this.sync as { close?: () => Promise<void> } | undefined)?.close?.();
+  }
+}
+
+/**
+ * One connection with a timeout before the pool is made: the pool waits forever for a server that
+ * drops packets, and an operator starting a server wants the reason at once.
+ */
+async function probe(uri: string, timeoutMs: number): Promise<void> {
+  const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: timeoutMs });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+  } finally {
+    await c.end().catch(() => {});
   }
 }
