@@ -107,8 +107,8 @@ const pts = () => [
   { t: ++t, d: 'ok' },
 ];
 
-const kinds = ['pgnotify'];
-if (await reachable(NATS.hostname, Number(NATS.port || 4222))) kinds.push('nats');
+const kinds = process.env.BENCH_SKIP_BUSES ? [] : ['pgnotify'];
+if (!process.env.BENCH_SKIP_BUSES && (await reachable(NATS.hostname, Number(NATS.port || 4222)))) kinds.push('nats');
 for (const kind of kinds) {
   const A = await proc(kind);
   const B = await proc(kind);
@@ -158,7 +158,7 @@ for (const kind of kinds) {
 }
 
 // What announcing costs the inserts: 10 writers of single points into 10 streams for 3 s, bare vs. NOTIFY bus.
-for (const withBus of [false, true]) {
+for (const withBus of [false, true, false, true]) {
   const A = await proc('pgnotify');
   const end = performance.now() + 3000;
   let n = 0;

@@ -106,10 +106,10 @@ export class PgNotifyPubSub implements PubSub {
   publish(batch: PublishedBatch): void {
     const topic = this.topics.get(batch.stream);
     if (topic) deliver(topic.listeners, batch);
-    if (this.closing) return;
+    // Empty inserts are not delivered (websocket.md §4): nothing to announce.
+    if (this.closing || batch.data.length === 0) return;
     let notice: string;
     if (batch.index !== undefined && batch.sid !== undefined) {
-      if (batch.data.length === 0) return;
       notice = JSON.stringify({ p: batch.stream, s: batch.sid, i: batch.index, n: batch.data.length });
     } else {
       notice = JSON.stringify({ p: batch.stream, d: batch.data });

@@ -246,8 +246,10 @@ for (const [name, open, server] of [
       expect((await t.http.post(`/api/v1/crud/${PATH}/data`).set('Authorization', ADMIN).send([{ t: 500, d: 'after delete' }])).status).toBe(200);
       const after: PublishedBatch = { stream: PATH, data: [{ t: 500, d: 'after delete' }], index: 3, sid };
       p.c.publish(after);
-      await waitFor(() => got.length === 4, 'the batch after the shrink');
-      expect(got[3]).toEqual(after);
+      // Counted by content: on a loaded machine a gap fill may have merged the first batches.
+      const last = () => JSON.stringify(got[got.length - 1]);
+      await waitFor(() => last() === JSON.stringify(after), 'the batch after the shrink');
+      const before = got.length;
       // Deleted and created again: a new stream id whose indexes start at 0; the old id's batches are dropped.
       const oldSid = sid;
       // PostgreSQL never hands out an id twice; SQLite would reuse the highest one: a filler stream takes it.
@@ -259,10 +261,10 @@ for (const [name, open, server] of [
       const renewed: PublishedBatch = { stream: PATH, data: [{ t: 1, d: 'new stream' }], index: 0, sid };
       p.a.publish(renewed);
       p.c.publish({ stream: PATH, data: [{ t: 600, d: 'old stream' }], index: 4, sid: oldSid });
-      await waitFor(() => got.length === 5, 'the new stream');
+      await waitFor(() => got.length === before + 1, 'the new stream');
       await sleep(100);
-      expect(got[4]).toEqual(renewed);
-      expect(got.length).toBe(5);
+      expect(got[before]).toEqual(renewed);
+      expect(got.length).toBe(before + 1);
       await p.close();
     });
 
