@@ -279,6 +279,19 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     await twin.same(0, MAIN);
   });
 
+  it('deleteRange writes its meta-log entries through the configured writer in its own transaction', async () => {
+    const [a, b] = twin.pgIds;
+    const entry = { userId: 1, rule: rule(series(1, 5)), logStream: { name: 'log', nickname: '', description: '', icon: '', schema: '{}', datatype: '', ephemeral: false, downlink: false } };
+    await expect(data.deleteRange(a, MAIN, 0, 1, [entry])).rejects.toThrow('no meta-log writer');
+    const logged = new PgDatapoints(db, { log: async (c, entries) => { for (const e of entries) await insertOn(c, { streamId: b, deviceId: twin.pgDevice, sub: MAIN }, e.rule); } });
+    await twin.insert(0, MAIN, series(10, 1));
+    expect(await logged.deleteRange(a, MAIN, 2, 4, [entry])).toBe(2);
+    expect([await data.length(a, MAIN), await data.length(b, MAIN)]).toEqual([8, 1]);
+    const failing = new PgDatapoints(db, { log: () => Promise.reject(new Error('log refused')) });
+    await expect(failing.deleteRange(a, MAIN, 0, 8, [entry])).rejects.toThrow('log refused');
+    expect(await data.length(a, MAIN)).toBe(8);
+  });
+
   it('applies retention at insert by dropping whole sealed chunks', async () => {
     const keep = { datapoints: 1500, seconds: 0 };
     for (let k = 0; k < 6; k++) await twin.insert(0, MAIN, series(700, k * 700 + 1), { keep });

@@ -75,11 +75,12 @@ interface SubPlan {
 
 /**
  * Inserts a group of batches in the caller's transaction, or (`begin`) in its own: BEGIN goes in
- * the round trip of the locks and COMMIT in that of the writes (on a throw the caller rolls back). Each batch goes through its rule in order against the state the
- * previous ones left, so the result equals inserting them one after another; a batch its rule or a
- * quota refuses changes nothing. SQL errors reject the whole call (the caller rolls back).
- * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes + COMMIT) [+1 when a full tail is
- * sealed: its rows] [+ retention's, only when whole chunks fall outside it].
+ * the round trip of the locks and COMMIT in that of the writes (on a throw the caller rolls back).
+ * Each batch goes through its rule in order against the state the previous ones left, so the
+ * result equals inserting them one after another; a batch its rule or a quota refuses changes
+ * nothing and gets its error in its outcome. SQL errors reject the whole call.
+ * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes + COMMIT), +1 when a tail
+ * is sealed (its rows), + retention's statements only when whole chunks fall outside it.
  */
 export async function insertGroupOn(c: Queryable, items: readonly Item[], begin = false): Promise<Outcome[]> {
   const subs = new Map<string, { streamId: number; sub: Sub }>();
