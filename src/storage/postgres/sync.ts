@@ -31,7 +31,7 @@ const RESOLVE_SQL = `SELECT ${[...USER_COLS.map((c) => 'u.' + c), ...DEVICE_COLS
    FROM users u
    LEFT JOIN devices d ON d.user_id = u.id AND d.name = $2
    LEFT JOIN streams s ON s.device_id = d.id AND s.name = $3
-  WHERE u.name = $1`;
+  WHERE lower(u.name) = lower($1) AND u.name = $1`;
 
 function pick<T>(row: unknown[], cols: readonly string[], at: number): T | undefined {
   if (row[at] === null || row[at] === undefined) return undefined;
