@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const all = ['ingest', 'pipescript', 'query', 'server-queries', 'downsample', 'metrics', 'websocket', 'stall', 'codec', 'storage', 'web'];
+const all = ['ingest', 'pipescript', 'query', 'server-queries', 'downsample', 'metrics', 'websocket', 'stall', 'codec', 'storage', 'web', 'pg'];
 let failed = 0;
 for (const name of only.length ? only : all) {
   const file = path.join(here, `${name}.mjs`);

@@ -3,8 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Config, configFileText, defaultConfig } from './config';
-import { CONFIG_NAME, databaseFile, isPostgres, postgresUri, readConfig, redactUri } from './config/load';
+import { type Config, configFileText } from './config';
+import { CONFIG_NAME, databaseFile, postgresUri, readConfig } from './config/load';
 import { loadPermissions } from './config/permissions';
 import { buildServices } from './domain';
 import { hashPassword } from './domain/users/passwords';
@@ -20,6 +20,7 @@ import { type OpenedDatabase, openFolder } from './ops/open';
 import { TerminalProgress } from './ops/progress';
 import { startServer } from './server';
 import { openStorage } from './storage';
+import { type CreateOptions, displayUri, isPostgres, newFolderConfig, pgBackupMessage } from './ops/postgres';
 
 /** An existing directory may be used only when empty (e.g. a freshly mounted Docker volume). */
 function usableNewDir(dir: string): boolean {
@@ -27,21 +28,49 @@ function usableNewDir(dir: string): boolean {
   return statSync(dir).isDirectory() && readdirSync(dir).length === 0;
 }
 
-/** Writes a new database folder: config file, SQLite schema, and optionally the first admin. */
-export async function createDatabase(dir: string, user?: { name: string; password: string; email: string }, opts: { anyDir?: boolean } = {}): Promise<void> {
+/**
+ * Writes a new database folder: config file, the schema (SQLite file, or migrations on the
+ * configured PostgreSQL), and optionally the first admin. `config` defaults to newFolderConfig
+ * (defaults, CONNECTORDB_SQL_* / CONNECTORDB_NATS_*).
+ */
+export async function createDatabase(
+  dir: string,
+  user?: { name: string; password: string; email: string },
+  opts: { anyDir?: boolean; config?: Config } = {},
+): Promise<void> {
   if (!opts.anyDir && !usableNewDir(dir)) throw new Error('Cannot initialize database in an existing directory');
+  const cfg = opts.config ?? newFolderConfig(dir);
+  const existed = existsSync(dir);
   mkdirSync(dir, { recursive: true });
-  const cfg = defaultConfig(path.resolve(dir));
-  writeFileSync(path.join(dir, CONFIG_NAME), configFileText(cfg), { mode: 0o600 });
-  const storage = await openStorage(cfg);
+  const file = path.join(dir, CONFIG_NAME);
+  writeFileSync(file, configFileText(cfg), { mode: 0o600 });
   try {
-    if (user) {
+    const storage = await openStorage(cfg);
+    try {
       const svc = buildServices(storage, cfg);
-      const hash = await hashPassword(user.password);
-      await svc.users.insertUser({ name: user.name, email: user.email, password: user.password, role: 'admin', public: false }, hash);
+      // A PostgreSQL database already in use has its config (and cookie secrets) elsewhere: a
+      // second folder with new secrets would split the sessions of the servers.
+      const users = isPostgres(cfg) ? await svc.core.users.count() : 0;
+      if (users > 0) {
+        throw new Error(
+          `The PostgreSQL database ${displayUri(postgresUri(cfg))} already holds ${users} user(s): create sets up an empty one.\n` +
+            `To run one more server on it, copy the connectordb.conf of a server that uses it (it holds the shared cookie secrets).`,
+        );
+      }
+      if (user) {
+        const hash = await hashPassword(user.password);
+        await svc.users.insertUser({ name: user.name, email: user.email, password: user.password, role: 'admin', public: false }, hash);
+      }
+    } finally {
+      await storage.close();
     }
-  } finally {
-    await storage.close();
+  } catch (e) {
+    // Nothing is left behind on PostgreSQL but an empty, migrated schema: drop the folder too.
+    if (isPostgres(cfg)) {
+      if (existed) rmSync(file, { force: true });
+      else rmSync(dir, { recursive: true, force: true });
+    }
+    throw e;
   }
 }
 
@@ -200,13 +229,20 @@ export function program(): Command {
   p.showSuggestionAfterError(true);
 
   p.command('create <dir>')
-    .description('create a new database folder (config + SQLite), optionally with an admin user')
+    .description('create a new database folder (config + SQLite, or on PostgreSQL), optionally with an admin user')
     .option('--user <name:password>', 'create an initial user with role admin')
     .option('--email <addr>', 'email of that user', 'root@localhost')
-    .action(async (dir: string, o: { user?: string; email: string }) => {
+    .option('-c, --config <file>', 'start from this configuration file instead of the defaults')
+    .option('--sqlbackend <type>', 'sqlite3 (default) or postgres (also CONNECTORDB_SQL_TYPE)')
+    .option('--sqluri <url>', 'the PostgreSQL URL postgres://USER:PASSWORD@HOST:PORT/DB, or the SQLite file (also CONNECTORDB_SQL_URI)')
+    .action(async (dir: string, o: { user?: string; email: string } & CreateOptions) => {
       const u = o.user ? { ...parseUser(o.user), email: o.email } : undefined;
-      await createDatabase(dir, u);
-      console.log(`Created ConnectorDB database in ${path.resolve(dir)}${u ? ` with admin user '${u.name}'` : ''}`);
+      if (!usableNewDir(dir)) throw new Error('Cannot initialize database in an existing directory');
+      const cfg = newFolderConfig(dir, { config: o.config, sqlbackend: o.sqlbackend, sqluri: o.sqluri });
+      await createDatabase(dir, u, { config: cfg });
+      const where = isPostgres(cfg) ? ` on PostgreSQL ${displayUri(postgresUri(cfg))}` : '';
+      console.log(`Created ConnectorDB database in ${path.resolve(dir)}${where}${u ? ` with admin user '${u.name}'` : ''}`);
+      if (isPostgres(cfg)) console.log(`Every server of this database runs a copy of ${path.join(path.resolve(dir), CONFIG_NAME)} (it holds the shared cookie secrets).`);
       if (!u) console.log(NO_USER_HINT(dir));
     });
 
@@ -272,6 +308,9 @@ export function program(): Command {
   p.command('backup <dir> <file>')
     .description("copy the database to FILE with SQLite's online backup (safe while the server runs)")
     .action(async (dir: string, file: string) => {
+      // Refused before connecting, with the pg_dump command for the configured database.
+      const { config } = readConfig(dir);
+      if (isPostgres(config)) throw new Error(pgBackupMessage(config, dir, file));
       await withFolder(dir, ({ sqlite }) => {
         if (!sqlite) throw new Error('backup copies a SQLite database file; this folder uses PostgreSQL (sql.type): back it up with pg_dump');
         return backupDatabase(sqlite.db, file, progress('backup', 'bytes'));
@@ -279,10 +318,10 @@ export function program(): Command {
     });
 
   p.command('dbinfo <dir>')
-    .description('print the database file, user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
+    .description('print the database file (or PostgreSQL URL without its password), user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
       await withFolder(dir, async ({ svc, config }) =>
-        console.log(JSON.stringify({ database: isPostgres(config) ? redactUri(postgresUri(config)) : databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
+        console.log(JSON.stringify({ database: isPostgres(config) ? displayUri(postgresUri(config)) : databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
       );
     });
 

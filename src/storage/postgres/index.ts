@@ -18,6 +18,7 @@ import { PgDatapoints, dropStreamsData, dropSubstreamData, insertOn } from './da
 import { type TxData, deviceReads, logWriter, metaWrites, resolveStream, streamReads, userReads } from './meta';
 import { migrate } from './migrate';
 import { MetaListener } from './notify';
+import { openPgSyncReads } from './sync';
 
 export { PgDb } from './db';
 
@@ -32,7 +33,10 @@ export interface PgOpenOptions {
   connectTimeoutMs?: number;
   /** Insert groups committing at once, each on its own pooled client (default: PgDatapoints decides). */
   writers?: number;
-  /** A synchronous reader for the query pipeline (storage/types.ts SyncReads), built on the pool. */
+  /**
+   * A synchronous reader for the query pipeline (storage/types.ts SyncReads); by default
+   * sync.ts's, over a worker thread with its own connection. close() closes it when it can.
+   */
   sync?: SyncReads | ((db: PgDb) => SyncReads);
 }
 
@@ -67,7 +71,7 @@ export class PgStorage implements Storage {
     this.data = new PgDatapoints(db, { log: (c, entries) => log(c, entries, NEW_USER), writers: opts.writers });
     this.meta = metaWrites(db, tx, changed);
     this.listener = new MetaListener(opts.uri, changed, `${opts.applicationName ?? 'connectordb'}-listen`);
-    if (opts.sync) this.sync = typeof opts.sync === 'function' ? opts.sync(db) : opts.sync;
+    this.sync = !opts.sync ? openPgSyncReads({ uri: opts.uri, applicationName: opts.applicationName }) : typeof opts.sync === 'function' ? opts.sync(db) : opts.sync;
   }
 
   /** Connects, applies the migrations, starts listening for other processes' changes. */
@@ -82,6 +86,7 @@ export class PgStorage implements Storage {
       return st;
     } catch (e) {
       await st?.listener.close();
+      await st?.closeSync();
       await db.close().catch(() => {});
       throw e;
     }
@@ -137,7 +142,12 @@ export class PgStorage implements Storage {
 
   async close(): Promise<void> {
     await this.listener.close();
+    await this.closeSync();
     await this.db.close();
+  }
+
+  private async closeSync(): Promise<void> {
+    await (this.sync as { close?: () => Promise<void> } | undefined)?.close?.();
   }
 }
 
