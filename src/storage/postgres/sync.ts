@@ -11,7 +11,7 @@ import { type PiecePlan, type Query, isQuery, lengthPlan, piecesPlan, readPlan, 
  *
  * The event-loop cost: every statement blocks the main thread for its round trip (a fraction of
  * a millisecond for a length, a few ms for a batch of chunks). `pieces` keeps each block short
- * (FETCH chunks a statement) and sends the next statement before handing out the current batch,
+ * (FETCH chunks a statement) and sends the statement the plan marks `ahead` as soon as it is known,
  * so while the pipeline consumes one batch the worker already fetches the next and the wait is
  * usually zero. A pipeline over millions of points still holds the event loop for its CPU time,
  * as on SQLite; the services give the loop a turn between chunks where they can (downsample).
