@@ -14,6 +14,7 @@ import type { PgDb, Queryable, Row } from './db';
 import {
   CHUNK_BYTES,
   CHUNK_POINTS,
+  FETCH,
   type Layout,
   cuts,
   lengthPlan,
@@ -647,14 +648,14 @@ export class PgDatapoints implements DatapointStorage {
   readBatches(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> {
     const db = this.db;
     return (async function* () {
-      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.wires(pc.from, pc.to);
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2, FETCH, true))) yield pc.chunk.wires(pc.from, pc.to);
     })();
   }
 
   readJoined(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string> {
     const db = this.db;
     return (async function* () {
-      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.joined(pc.from, pc.to);
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2, FETCH, true))) yield pc.chunk.joined(pc.from, pc.to);
     })();
   }
 
