@@ -6,7 +6,9 @@
  * the schemas carry this run's prefix (from test/global-setup.ts) and are dropped when the app
  * closes, and at the end of the run whatever a killed process left behind.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -49,10 +51,9 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-/** A new, empty schema in the test database. */
-export async function freshSchema(): Promise<TestSchema> {
-  const schema = `${inject('pgSchemaPrefix')}${randomBytes(5).toString('hex')}`;
-  await adminPool().query(`CREATE SCHEMA ${schema}`);
+const schemaName = () => `${inject('pgSchemaPrefix')}${randomBytes(5).toString('hex')}`;
+
+function testSchema(schema: string): TestSchema {
   return {
     schema,
     uri: withSearchPath(testDatabaseUrl(), schema),
@@ -62,6 +63,24 @@ export async function freshSchema(): Promise<TestSchema> {
   };
 }
 
+/** A new, empty schema in the test database. */
+export async function freshSchema(): Promise<TestSchema> {
+  const schema = schemaName();
+  await adminPool().query(`CREATE SCHEMA ${schema}`);
+  return testSchema(schema);
+}
+
+/**
+ * The same, synchronously (psql), for the helpers that run the CLI with spawnSync. Left for the
+ * global teardown to drop: the processes using it may outlive the test.
+ */
+export function freshSchemaSync(): TestSchema {
+  const schema = schemaName();
+  const r = spawnSync('psql', [testDatabaseUrl(), '-qX', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE SCHEMA ${schema}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql could not create schema ${schema}: ${r.error?.message ?? r.stderr}`);
+  return testSchema(schema);
+}
+
 /**
  * The environment that points a server or CLI process at `uri` (the original's
  * CONNECTORDB_SQL_* variables); empty on the SQLite run.
@@ -69,4 +88,29 @@ export async function freshSchema(): Promise<TestSchema> {
 export function engineEnv(s: TestSchema | undefined): Record<string, string> {
   if (!s) return {};
   return { CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: s.uri };
+}
+
+/** Database folders the tests created on the PostgreSQL run, and the schema each one uses. */
+const folders = new Map<string, TestSchema>();
+
+/**
+ * For a command that creates the database folder `dir` (create, import, start on an empty
+ * folder): on the PostgreSQL run a fresh schema for it and the variables that point there; {} on
+ * SQLite. Later commands on the same folder get the same variables from `knownFolderEnv`.
+ */
+export function newFolderEnv(dir: string): Record<string, string> {
+  if (!onPostgres) return {};
+  const key = path.resolve(dir);
+  let s = folders.get(key);
+  if (!s) {
+    s = freshSchemaSync();
+    folders.set(key, s);
+  }
+  return engineEnv(s);
+}
+
+/** The variables of a folder `newFolderEnv` made; {} for any other folder and on SQLite. */
+export function knownFolderEnv(dir: string): Record<string, string> {
+  const s = folders.get(path.resolve(dir));
+  return s ? engineEnv(s) : {};
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstRunPassword } from '../../src/main';
 import { writeExport } from './fixture';
-import { ENV, MAIN, cli, startServer as serve } from './cli';
+import { ENV, MAIN, cli, folderEnv, startServer as serve } from './cli';
 import { onPostgres } from '../engine';
 import { basic, tmp } from './util';
 
@@ -124,7 +124,7 @@ describe('passwords', () => {
       'sys.stdout.write(out.decode())',
       'sys.exit(os.waitstatus_to_exitcode(status))',
     ].join('\n');
-    const r = spawnSync('python3', ['-c', py, process.execPath, MAIN, dir], { encoding: 'utf8', env: ENV, timeout: 60000 });
+    const r = spawnSync('python3', ['-c', py, process.execPath, MAIN, dir], { encoding: 'utf8', env: { ...ENV, ...folderEnv(['user', 'passwd', dir]) }, timeout: 60000 });
     expect(r.stdout).toContain('Password:');
     expect(r.stdout).toContain("Password of 'admin' changed");
     expect(r.stdout).not.toContain('s3cret-typed');
