@@ -1,0 +1,646 @@
+import type pg from 'pg';
+import { type DecodedChunk, decodeChunk, encodeChunk } from '../chunks';
+import type {
+  DatapointStorage,
+  InsertRule,
+  InsertTarget,
+  LogEntry,
+  Retention,
+  StoredPoint,
+  StreamStorageStats,
+  Sub,
+} from '../types';
+import type { PgDb, Queryable, Row } from './db';
+import {
+  CHUNK_BYTES,
+  CHUNK_POINTS,
+  type Layout,
+  cuts,
+  lengthPlan,
+  piecesPlan,
+  runPieces,
+  runPlan,
+  time2indexPlan,
+  toLayout,
+} from './reads';
+
+/**
+ * The PostgreSQL datapoint engine: the SQLite engine's chunked layout (storage/sqlite/chunked.ts)
+ * on the tables of migrations/postgres/001_init.sql, answering byte for byte what the SQLite
+ * engine answers for the same inserts.
+ *
+ * Writers of one substream are serialised across processes by its `substreams` row, locked
+ * (SELECT … FOR UPDATE) in the insert's transaction at READ COMMITTED; the primary keys are the
+ * backstop. Nothing decoded is cached: another process may delete or rewrite any chunk.
+ *
+ * The exported `…On(c, …)` helpers run on a client the caller has inside a transaction (the
+ * metadata writes of meta.ts use them for log entries and cascades); they never BEGIN or COMMIT.
+ */
+
+const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 1000;
+
+/** One insert of a group. */
+interface Item {
+  target: InsertTarget;
+  rule: InsertRule;
+}
+
+type Outcome = { ok: true; index: number } | { ok: false; error: unknown };
+
+const key = (streamId: number, sub: number): string => `${streamId}:${sub}`;
+
+/** An integer for inlining into SQL text (the lock statement is a parameterless multi-statement query). */
+function int(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new TypeError(`not an integer id: ${n}`);
+  return String(n);
+}
+
+/** Several `;`-separated statements in one round trip (the simple protocol answers with one result each). */
+async function multi(c: Queryable, text: string): Promise<pg.QueryResult[]> {
+  const r = (await c.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+  return Array.isArray(r) ? r : [r];
+}
+
+interface SubPlan {
+  streamId: number;
+  sub: Sub;
+  /** The locked state before the group. */
+  before: Layout;
+  /** The state after the group's appends. */
+  after: Layout;
+  points: StoredPoint[];
+  added: number;
+  keep?: Retention;
+}
+
+/**
+ * Inserts a group of batches in the caller's transaction (`begin`: this call opens it, in the same
+ * round trip as the locks). Each batch goes through its rule in order against the state the
+ * previous ones left, so the result equals inserting them one after another; a batch its rule or a
+ * quota refuses changes nothing. SQL errors reject the whole call (the caller rolls back).
+ * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes) [+1 when a full tail is
+ * sealed: its rows] [+ retention's, only when whole chunks fall outside it].
+ */
+export async function insertGroupOn(c: Queryable, items: readonly Item[], begin = false): Promise<Outcome[]> {
+  const subs = new Map<string, { streamId: number; sub: Sub }>();
+  const devices = new Set<number>();
+  for (const it of items) {
+    subs.set(key(it.target.streamId, it.target.sub), { streamId: it.target.streamId, sub: it.target.sub });
+    if (it.rule.maxDeviceBytes > 0) devices.add(it.target.deviceId);
+  }
+  // Sorted, so two groups locking overlapping sets never deadlock.
+  const order = [...subs.values()].sort((a, b) => a.streamId - b.streamId || a.sub - b.sub);
+  const vals = order.map((k) => `(${int(k.streamId)}, ${int(k.sub)}, 0, 0)`).join(', ');
+  const pairs = order.map((k) => `(${int(k.streamId)}, ${int(k.sub)})`).join(', ');
+  let text =
+    (begin ? 'BEGIN; ' : '') +
+    `INSERT INTO substreams (stream_id, sub, length, last_t) VALUES ${vals} ON CONFLICT (stream_id, sub) DO NOTHING; ` +
+    `SELECT stream_id, sub, length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE (stream_id, sub) IN (${pairs}) ORDER BY stream_id, sub FOR UPDATE`;
+  if (devices.size > 0) {
+    text += `; SELECT st.device_id, coalesce(sum(s.bytes), 0)::int8 AS n FROM streams st JOIN substreams s ON s.stream_id = st.id
+       WHERE st.device_id IN (${[...devices].map(int).join(', ')}) GROUP BY st.device_id`;
+  }
+  const res = await multi(c, text);
+  const off = begin ? 1 : 0;
+  const state = new Map<string, SubPlan>();
+  for (const r of res[off + 1].rows) {
+    const l = toLayout(r);
+    const sid = Number(r.stream_id);
+    const sub = Number(r.sub) as Sub;
+    state.set(key(sid, sub), { streamId: sid, sub, before: l, after: { ...l }, points: [], added: 0 });
+  }
+  const devBytes = new Map<number, number>();
+  for (const d of devices) devBytes.set(d, 0);
+  if (devices.size > 0) for (const r of res[off + 2].rows) devBytes.set(Number(r.device_id), Number(r.n));
+
+  const out: Outcome[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const { target, rule } = items[i];
+    const sp = state.get(key(target.streamId, target.sub));
+    if (!sp) {
+      out[i] = { ok: false, error: new Error(`substream ${target.streamId}/${target.sub} vanished`) };
+      continue;
+    }
+    const s = sp.after;
+    try {
+      const b = rule.prepare({ ...s });
+      if (b.points.length === 0) {
+        out[i] = { ok: true, index: -1 };
+        continue;
+      }
+      if (rule.maxStreamBytes > 0 && s.bytes + b.bytes > rule.maxStreamBytes) throw rule.quotaError('stream');
+      const dev = devBytes.get(target.deviceId);
+      if (rule.maxDeviceBytes > 0 && (dev ?? 0) + b.bytes > rule.maxDeviceBytes) throw rule.quotaError('device');
+      if (dev !== undefined) devBytes.set(target.deviceId, dev + b.bytes);
+      out[i] = { ok: true, index: s.length };
+      for (const p of b.points) sp.points.push(p);
+      s.length += b.points.length;
+      s.last_t = b.points[b.points.length - 1].t;
+      s.bytes += b.bytes;
+      sp.added += b.bytes;
+      if (target.keep && (target.keep.datapoints > 0 || target.keep.seconds > 0)) sp.keep = target.keep;
+    } catch (e) {
+      out[i] = { ok: false, error: e };
+    }
+  }
+  const touched = [...state.values()].filter((sp) => sp.points.length > 0);
+  if (touched.length > 0) await writeAppends(c, touched);
+  for (const sp of touched) if (sp.keep) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep);
+  return out;
+}
+
+/**
+ * Appends each substream's new points after its locked state, in one statement for all of them:
+ * tail rows through unnest, chunks through unnest, the summaries through UPDATE … FROM unnest.
+ * When the tail and the new points fill a chunk, the tail is sealed with them (its rows fetched
+ * first); a big batch goes straight into chunks and only its remainder becomes tail rows.
+ */
+async function writeAppends(c: Queryable, subs: SubPlan[]): Promise<void> {
+  const seal: SubPlan[] = [];
+  for (const sp of subs) {
+    const b = sp.before;
+    const tailN = b.base + b.length - b.sealed;
+    if (!(tailN + sp.points.length < CHUNK_POINTS && b.tail_bytes + sp.added < CHUNK_BYTES) && tailN > 0) seal.push(sp);
+  }
+  const oldTail = new Map<string, StoredPoint[]>();
+  if (seal.length > 0) {
+    const r = await c.query(
+      `SELECT d.stream_id, d.sub, d.t, d.j FROM unnest($1::int[], $2::int2[], $3::int8[]) AS k(s, b, f)
+         JOIN datapoints d ON d.stream_id = k.s AND d.sub = k.b AND d.idx >= k.f ORDER BY d.stream_id, d.sub, d.idx`,
+      [seal.map((sp) => sp.streamId), seal.map((sp) => sp.sub), seal.map((sp) => sp.before.sealed)],
+    );
+    for (const row of r.rows) {
+      const k = key(Number(row.stream_id), Number(row.sub));
+      let a = oldTail.get(k);
+      if (!a) oldTail.set(k, (a = []));
+      a.push({ t: Number(row.t), j: row.j as string });
+    }
+  }
+  // Columns of the statement's arrays.
+  const del = { s: [] as number[], b: [] as number[], f: [] as number[] };
+  const ch = { s: [] as number[], b: [] as number[], i1: [] as number[], i2: [] as number[], t1: [] as number[], t2: [] as number[], w: [] as number[], d: [] as Buffer[] };
+  const tl = { s: [] as number[], b: [] as number[], i: [] as number[], t: [] as number[], j: [] as string[] };
+  const addTail = (sp: SubPlan, idx: number, pts: readonly StoredPoint[], from: number): void => {
+    for (let q = from; q < pts.length; q++) {
+      tl.s.push(sp.streamId);
+      tl.b.push(sp.sub);
+      tl.i.push(idx++);
+      tl.t.push(pts[q].t);
+      tl.j.push(pts[q].j);
+    }
+  };
+  for (const sp of subs) {
+    const b = sp.before;
+    const s = sp.after;
+    const end = b.base + b.length;
+    const tailN = end - b.sealed;
+    if (tailN + sp.points.length < CHUNK_POINTS && b.tail_bytes + sp.added < CHUNK_BYTES) {
+      addTail(sp, end, sp.points, 0);
+      s.tail_bytes = b.tail_bytes + sp.added;
+      continue;
+    }
+    // The old tail cannot fill a chunk alone, so the first chunk always takes all of it.
+    let all = sp.points;
+    if (tailN > 0) {
+      all = oldTail.get(key(sp.streamId, sp.sub)) ?? [];
+      if (all.length !== tailN) throw new Error(`substream ${sp.streamId}/${sp.sub}: ${all.length} tail rows, expected ${tailN}`);
+      for (const p of sp.points) all.push(p);
+      del.s.push(sp.streamId);
+      del.b.push(sp.sub);
+      del.f.push(b.sealed);
+    }
+    let from = 0;
+    for (const to of cuts(all)) {
+      pushChunk(ch, sp.streamId, sp.sub, s.sealed, all, from, to);
+      s.sealed += to - from;
+      from = to;
+    }
+    let rest = 0;
+    for (let q = from; q < all.length; q++) rest += all[q].j.length;
+    addTail(sp, s.sealed, all, from);
+    s.tail_bytes = rest;
+  }
+  const values: unknown[] = [];
+  const p = (v: unknown): string => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const ctes: string[] = [];
+  if (del.s.length > 0) {
+    ctes.push(`del AS (DELETE FROM datapoints d USING unnest(${p(del.s)}::int[], ${p(del.b)}::int2[], ${p(del.f)}::int8[]) AS k(s, b, f)
+      WHERE d.stream_id = k.s AND d.sub = k.b AND d.idx >= k.f)`);
+  }
+  if (ch.s.length > 0) {
+    ctes.push(`ch AS (INSERT INTO chunks (stream_id, sub, i1, i2, t1, t2, wire, data)
+      SELECT * FROM unnest(${p(ch.s)}::int[], ${p(ch.b)}::int2[], ${p(ch.i1)}::int8[], ${p(ch.i2)}::int8[], ${p(ch.t1)}::float8[], ${p(ch.t2)}::float8[], ${p(ch.w)}::int8[], ${p(ch.d)}::bytea[]))`);
+  }
+  if (tl.s.length > 0) {
+    ctes.push(`tl AS (INSERT INTO datapoints (stream_id, sub, idx, t, j)
+      SELECT * FROM unnest(${p(tl.s)}::int[], ${p(tl.b)}::int2[], ${p(tl.i)}::int8[], ${p(tl.t)}::float8[], ${p(tl.j)}::text[]))`);
+  }
+  const up = `UPDATE substreams x SET length = k.length, last_t = k.last_t, bytes = k.bytes, base = k.base, sealed = k.sealed, tail_bytes = k.tail_bytes
+    FROM unnest(${p(subs.map((sp) => sp.streamId))}::int[], ${p(subs.map((sp) => sp.sub))}::int2[], ${p(subs.map((sp) => sp.after.length))}::int8[],
+                ${p(subs.map((sp) => sp.after.last_t))}::float8[], ${p(subs.map((sp) => sp.after.bytes))}::int8[], ${p(subs.map((sp) => sp.after.base))}::int8[],
+                ${p(subs.map((sp) => sp.after.sealed))}::int8[], ${p(subs.map((sp) => sp.after.tail_bytes))}::int8[])
+         AS k(s, b, length, last_t, bytes, base, sealed, tail_bytes)
+   WHERE x.stream_id = k.s AND x.sub = k.b`;
+  await c.query(ctes.length ? `WITH ${ctes.join(',\n')}\n${up}` : up, values);
+}
+
+interface ChunkCols {
+  s: number[];
+  b: number[];
+  i1: number[];
+  i2: number[];
+  t1: number[];
+  t2: number[];
+  w: number[];
+  d: Buffer[];
+}
+
+function pushChunk(ch: ChunkCols, streamId: number, sub: Sub, i1: number, points: readonly StoredPoint[], from: number, to: number): void {
+  const part = from === 0 && to === points.length ? points : points.slice(from, to);
+  let wire = 0;
+  for (const pt of part) wire += pt.j.length;
+  const data = encodeChunk(part);
+  ch.s.push(streamId);
+  ch.b.push(sub);
+  ch.i1.push(i1);
+  ch.i2.push(i1 + part.length - 1);
+  ch.t1.push(part[0].t);
+  ch.t2.push(part[part.length - 1].t);
+  ch.w.push(wire);
+  ch.d.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+}
+
+async function insertChunks(c: Queryable, ch: ChunkCols): Promise<void> {
+  if (ch.s.length === 0) return;
+  await c.query(
+    `INSERT INTO chunks (stream_id, sub, i1, i2, t1, t2, wire, data)
+     SELECT * FROM unnest($1::int[], $2::int2[], $3::int8[], $4::int8[], $5::float8[], $6::float8[], $7::int8[], $8::bytea[])`,
+    [ch.s, ch.b, ch.i1, ch.i2, ch.t1, ch.t2, ch.w, ch.d],
+  );
+}
+
+const newChunkCols = (): ChunkCols => ({ s: [], b: [], i1: [], i2: [], t1: [], t2: [], w: [], d: [] });
+
+/**
+ * Retention at insert: drops the whole sealed chunks lying entirely before the retention's limits
+ * (cheap, never what this insert just wrote to the tail), like the SQLite engine.
+ */
+async function dropOutsideRetention(c: Queryable, streamId: number, sub: Sub, s: Layout, keep: Retention): Promise<void> {
+  const keepFrom = keep.datapoints > 0 ? s.length - keep.datapoints : -1;
+  const tMin = keep.seconds > 0 ? nowSeconds() - keep.seconds : -Infinity;
+  const r = await c.query(
+    'SELECT max(i2) AS i2 FROM chunks WHERE stream_id = $1 AND sub = $2 AND i2 < $3 AND (t2 <= $4 OR i2 < $5)',
+    [streamId, sub, s.sealed, tMin === -Infinity ? '-Infinity' : tMin, s.base + keepFrom],
+  );
+  const m = r.rows[0]?.i2;
+  if (m === null || m === undefined) return;
+  const drop = Number(m) + 1 - s.base;
+  if (drop > 0) await deleteRangeOn(c, streamId, sub, 0, drop);
+}
+
+/** One batch in the caller's transaction: the first index it got, or -1 when the rule stored nothing. */
+export async function insertOn(c: Queryable, target: InsertTarget, rule: InsertRule): Promise<number> {
+  const [o] = await insertGroupOn(c, [{ target, rule }]);
+  if (!o.ok) throw o.error;
+  return o.index;
+}
+
+/** Drops a substream's data and summary, in the caller's transaction. */
+export async function dropSubstreamData(c: Queryable, streamId: number, sub: Sub): Promise<void> {
+  await c.query(
+    `WITH a AS (DELETE FROM datapoints WHERE stream_id = $1 AND sub = $2), b AS (DELETE FROM chunks WHERE stream_id = $1 AND sub = $2)
+     DELETE FROM substreams WHERE stream_id = $1 AND sub = $2`,
+    [streamId, sub],
+  );
+}
+
+/** Drops every datapoint and summary of the given streams, in the caller's transaction. */
+export async function dropStreamsData(c: Queryable, streamIds: readonly number[]): Promise<void> {
+  if (streamIds.length === 0) return;
+  await c.query(
+    `WITH a AS (DELETE FROM datapoints WHERE stream_id = ANY($1::int[])), b AS (DELETE FROM chunks WHERE stream_id = ANY($1::int[]))
+     DELETE FROM substreams WHERE stream_id = ANY($1::int[])`,
+    [streamIds],
+  );
+}
+
+/** Drops a stream's data (both substreams) and summaries, in the caller's transaction. */
+export function dropStreamData(c: Queryable, streamId: number): Promise<void> {
+  return dropStreamsData(c, [streamId]);
+}
+
+async function lockedLayout(c: Queryable, streamId: number, sub: Sub): Promise<Layout | undefined> {
+  const r = await c.query(
+    'SELECT length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE stream_id = $1 AND sub = $2 FOR UPDATE',
+    [streamId, sub],
+  );
+  return r.rows.length ? toLayout(r.rows[0]) : undefined;
+}
+
+async function saveLayout(c: Queryable, streamId: number, sub: Sub, s: Layout): Promise<void> {
+  await c.query('UPDATE substreams SET length = $3, last_t = $4, bytes = $5, base = $6, sealed = $7, tail_bytes = $8 WHERE stream_id = $1 AND sub = $2', [
+    streamId,
+    sub,
+    s.length,
+    s.last_t,
+    s.bytes,
+    s.base,
+    s.sealed,
+    s.tail_bytes,
+  ]);
+}
+
+/** The timestamp of logical index i. */
+async function tAt(c: Queryable, streamId: number, sub: Sub, i: number, s: Layout): Promise<number> {
+  const p = s.base + i;
+  if (p >= s.sealed) {
+    const r = await c.query('SELECT t FROM datapoints WHERE stream_id = $1 AND sub = $2 AND idx = $3', [streamId, sub, p]);
+    return Number(r.rows[0].t);
+  }
+  const r = await c.query('SELECT i1, data FROM chunks WHERE stream_id = $1 AND sub = $2 AND i1 <= $3 ORDER BY i1 DESC LIMIT 1', [streamId, sub, p]);
+  return decodeChunk(r.rows[0].data as Uint8Array).times[p - Number(r.rows[0].i1)];
+}
+
+/**
+ * Removes logical [i1, i2) of one substream in the caller's transaction (the summary row locked
+ * first); later datapoints' indexes shift down. Chunks inside the range are dropped, the one or
+ * two overlapping its ends rewritten, exactly as the SQLite engine does. Returns the count removed.
+ */
+export async function deleteRangeOn(c: Queryable, streamId: number, sub: Sub, i1: number, i2: number): Promise<number> {
+  const s = await lockedLayout(c, streamId, sub);
+  if (!s) return 0;
+  if (i2 > s.length) i2 = s.length;
+  if (i1 < 0) i1 = 0;
+  if (i2 <= i1) return 0;
+  const k = i2 - i1;
+  const pa = s.base + i1;
+  const pb = s.base + i2;
+  let removedBytes = 0;
+  const sealedEnd = s.sealed;
+  const keepRight: StoredPoint[] = [];
+  const ch = newChunkCols();
+  if (pa < sealedEnd) {
+    // Chunks overlapping [pa, pb); the blobs of those wholly inside are not needed, only their bytes.
+    const r = await c.query(
+      `SELECT i1, i2, wire, CASE WHEN i1 >= $3 AND i2 < $4 THEN NULL ELSE data END AS data FROM chunks
+        WHERE stream_id = $1 AND sub = $2
+          AND i1 >= coalesce((SELECT max(i1) FROM chunks WHERE stream_id = $1 AND sub = $2 AND i1 <= $3), $3)
+          AND i1 < $4 AND i2 >= $3
+        ORDER BY i1`,
+      [streamId, sub, pa, pb],
+    );
+    const rewrite: { i1: number; chunk: DecodedChunk }[] = [];
+    for (const row of r.rows) {
+      const c1 = Number(row.i1);
+      const c2 = Number(row.i2);
+      if (c1 >= pa && c2 < pb) removedBytes += Number(row.wire);
+      else rewrite.push({ i1: c1, chunk: decodeChunk(row.data as Uint8Array) });
+    }
+    await c.query('DELETE FROM chunks WHERE stream_id = $1 AND sub = $2 AND ((i1 >= $3 AND i2 < $4) OR i1 = ANY($5::int8[]))', [
+      streamId,
+      sub,
+      pa,
+      pb,
+      rewrite.map((x) => x.i1),
+    ]);
+    for (const { i1: c1, chunk } of rewrite) {
+      const texts = chunk.wires();
+      const left: StoredPoint[] = [];
+      for (let q = 0; q < chunk.count; q++) {
+        const idx = c1 + q;
+        const pt = { t: chunk.times[q], j: texts[q] };
+        if (idx < pa) left.push(pt);
+        else if (idx >= pb) keepRight.push(pt);
+        else removedBytes += texts[q].length;
+      }
+      if (left.length) pushChunk(ch, streamId, sub, c1, left, 0, left.length);
+    }
+    await insertChunks(c, ch);
+  }
+  // Tail rows inside the range (at most one chunk's worth).
+  const tailFrom = Math.max(pa, sealedEnd);
+  if (tailFrom < pb) {
+    const r = await c.query('DELETE FROM datapoints WHERE stream_id = $1 AND sub = $2 AND idx >= $3 AND idx < $4 RETURNING j', [streamId, sub, tailFrom, pb]);
+    let b = 0;
+    for (const row of r.rows) b += (row.j as string).length;
+    removedBytes += b;
+    s.tail_bytes -= b;
+  }
+  const right = newChunkCols();
+  if (i1 === 0) {
+    // A delete from the start moves the base instead of renumbering what follows.
+    s.base = pb;
+    if (keepRight.length) pushChunk(right, streamId, sub, pb, keepRight, 0, keepRight.length);
+    if (s.sealed < pb) s.sealed = pb;
+  } else {
+    // Shift everything at or after pb down by k, through negative keys so the primary key never
+    // sees two rows on one index.
+    await c.query(
+      `WITH a AS (UPDATE chunks SET i1 = -1 - (i1 - $1), i2 = i2 - $1 WHERE stream_id = $2 AND sub = $3 AND i1 >= $4),
+            b AS (UPDATE datapoints SET idx = -1 - (idx - $1) WHERE stream_id = $2 AND sub = $3 AND idx >= $4)
+       SELECT 1`,
+      [k, streamId, sub, pb],
+    );
+    await c.query(
+      `WITH a AS (UPDATE chunks SET i1 = -1 - i1 WHERE stream_id = $1 AND sub = $2 AND i1 < 0),
+            b AS (UPDATE datapoints SET idx = -1 - idx WHERE stream_id = $1 AND sub = $2 AND idx < 0)
+       SELECT 1`,
+      [streamId, sub],
+    );
+    if (keepRight.length) pushChunk(right, streamId, sub, pa, keepRight, 0, keepRight.length);
+    s.sealed = s.sealed >= pb ? s.sealed - k : Math.min(s.sealed, pa);
+  }
+  await insertChunks(c, right);
+  s.length -= k;
+  s.bytes -= removedBytes;
+  if (i2 === s.length + k) {
+    // The end went: the ordering rule now starts from the new last datapoint.
+    s.last_t = s.length === 0 ? 0 : await tAt(c, streamId, sub, s.length - 1, s);
+  }
+  await saveLayout(c, streamId, sub, s);
+  return k;
+}
+
+interface Pending extends Item {
+  resolve: (v: number) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface PgDatapointsOptions {
+  /**
+   * Writes the meta-log entries of a datapoint delete on the delete's transaction client (the
+   * engine's index.ts wires meta.ts's LogEntry logic in here).
+   */
+  log?: (c: pg.PoolClient, entries: LogEntry[]) => Promise<void>;
+  /** Insert groups committing at once (each on its own pooled client). */
+  writers?: number;
+}
+
+/**
+ * The datapoint half of the PostgreSQL engine. Inserts are group-committed: the inserts that
+ * arrive while a group commits form the next one, which locks their substreams, runs their rules
+ * in arrival order, writes everything in one statement and commits once; each insert settles
+ * after that commit. A group failing in SQL (a stream deleted meanwhile) is retried one insert
+ * per transaction, so only the insert at fault fails.
+ */
+export class PgDatapoints implements DatapointStorage {
+  private queue: Pending[] = [];
+  private running = 0;
+  private readonly writers: number;
+
+  constructor(
+    private readonly db: PgDb,
+    private readonly opts: PgDatapointsOptions = {},
+  ) {
+    this.writers = opts.writers ?? 1;
+  }
+
+  length(streamId: number, sub: Sub): Promise<number> {
+    return runPlan(this.db, lengthPlan(streamId, sub));
+  }
+
+  time2index(streamId: number, sub: Sub, t: number): Promise<number> {
+    return runPlan(this.db, time2indexPlan(streamId, sub, t));
+  }
+
+  insertDatapoints(target: InsertTarget, rule: InsertRule): Promise<number> {
+    // Inside exclusive(): on its client, now, under a savepoint.
+    if (this.db.bound) return this.db.tx((c) => insertOn(c, target, rule));
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ target, rule, resolve, reject });
+      if (this.running < this.writers) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.running++;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue;
+        this.queue = [];
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async commitGroup(group: Pending[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.runGroup(group);
+    } catch (e) {
+      if (group.length === 1) {
+        group[0].reject(e);
+        return;
+      }
+      // One insert spoilt the group's transaction: each on its own, so only that one fails.
+      for (const p of group) {
+        try {
+          p.resolve(await this.db.tx((c) => insertOn(c, p.target, p.rule)));
+        } catch (e2) {
+          p.reject(e2);
+        }
+      }
+      return;
+    }
+    for (let i = 0; i < group.length; i++) {
+      const o = outcomes[i];
+      if (o.ok) group[i].resolve(o.index);
+      else group[i].reject(o.error);
+    }
+  }
+
+  /** BEGIN (sent with the locks) … COMMIT on one pooled client. */
+  private async runGroup(group: Pending[]): Promise<Outcome[]> {
+    const c = await this.db.pool.connect();
+    let broken = false;
+    try {
+      const out = await insertGroupOn(c, group, true);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        await c.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw e;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  readBatches(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> {
+    const db = this.db;
+    return (async function* () {
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.wires(pc.from, pc.to);
+    })();
+  }
+
+  readJoined(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string> {
+    const db = this.db;
+    return (async function* () {
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.joined(pc.from, pc.to);
+    })();
+  }
+
+  deleteRange(streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> {
+    if (log.length > 0 && !this.opts.log) return Promise.reject(new Error('PgDatapoints: no meta-log writer configured'));
+    return this.db.tx(async (c) => {
+      const k = await deleteRangeOn(c, streamId, sub, i1, i2);
+      if (log.length > 0) await this.opts.log!(c, log);
+      return k;
+    });
+  }
+
+  async sweepRetention(defaults: Retention, now: number): Promise<number> {
+    const all = defaults.datapoints > 0 || defaults.seconds > 0;
+    const list = await this.db.query<{ stream_id: number; sub: Sub }>(
+      `SELECT s.stream_id, s.sub FROM substreams s JOIN streams st ON st.id = s.stream_id
+        WHERE $1 OR st.keep_datapoints > 0 OR st.keep_seconds > 0 ORDER BY s.stream_id, s.sub`,
+      [all],
+    );
+    let removed = 0;
+    for (const r of list.rows) {
+      removed += await this.db.tx(async (c) => {
+        const st = await c.query('SELECT keep_datapoints, keep_seconds FROM streams WHERE id = $1', [r.stream_id]);
+        if (st.rows.length === 0) return 0;
+        const ownN = Number(st.rows[0].keep_datapoints);
+        const ownD = Number(st.rows[0].keep_seconds);
+        const own = ownN > 0 || ownD > 0;
+        const keepN = own ? ownN : defaults.datapoints;
+        const keepD = own ? ownD : defaults.seconds;
+        const s = await lockedLayout(c, r.stream_id, r.sub);
+        if (!s) return 0;
+        let k = keepN > 0 ? s.length - keepN : 0;
+        if (keepD > 0) k = Math.max(k, await runPlan(c, time2indexPlan(r.stream_id, r.sub, now - keepD)));
+        return k > 0 ? deleteRangeOn(c, r.stream_id, r.sub, 0, k) : 0;
+      });
+    }
+    return removed;
+  }
+
+  async storageStats(streamIds?: number[]): Promise<StreamStorageStats[]> {
+    const r = await this.db.query<Row>(
+      `SELECT s.stream_id, s.sub, s.length,
+              (SELECT count(*) FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub) AS chunks,
+              s.base + s.length - s.sealed AS tail,
+              (SELECT coalesce(sum(octet_length(data)), 0) FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub)
+                + (SELECT coalesce(sum(octet_length(j)), 0) FROM datapoints p WHERE p.stream_id = s.stream_id AND p.sub = s.sub) AS bytes
+         FROM substreams s ${streamIds ? 'WHERE s.stream_id = ANY($1::int[])' : ''} ORDER BY s.stream_id, s.sub`,
+      streamIds ? [streamIds] : [],
+    );
+    return r.rows.map((x) => ({
+      streamId: Number(x.stream_id),
+      sub: Number(x.sub) as Sub,
+      datapoints: Number(x.length),
+      chunks: Number(x.chunks),
+      tail: Number(x.tail),
+      bytes: Number(x.bytes),
+    }));
+  }
+}

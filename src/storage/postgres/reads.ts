@@ -1,0 +1,264 @@
+/**
+ * Datapoint reads of the PostgreSQL engine as query PLANS, so one piece of logic serves both the
+ * asynchronous engine (data.ts, over `pg`) and a synchronous driver (sync.ts, which runs SQL in a
+ * worker thread and blocks on it).
+ *
+ * The plan API
+ * - A plan is a generator. Each time it needs rows it yields a `Query` ({ text, values }: one
+ *   parameterised statement, `$1`… placeholders) and expects the statement's rows (`Row[]`, the
+ *   `rows` of a pg result) back as the value of that `yield`. It never awaits anything itself and
+ *   keeps no statement open between yields, so whoever drives it decides how the SQL runs.
+ * - Value plans (`Plan<T>`) finish by returning their answer: `lengthPlan`, `layoutPlan`,
+ *   `time2indexPlan`, `readPlan` (wire strings of [i1, i2)).
+ * - The streaming plan `piecesPlan` (Generator<Query | ChunkPiece, void, Row[] | undefined>) also
+ *   yields its output, `ChunkPiece`s ([from, to) of one decoded chunk; tail rows come dressed as a
+ *   chunk, `TailChunk`), one chunk at a time, after fetching a few chunks per statement. For a
+ *   piece the driver passes `undefined` back (tell them apart with `isQuery`). Memory stays flat:
+ *   at most FETCH compressed chunks and one decoded chunk are held at once.
+ * - Drivers: `runPlan(q, plan)` / `runPieces(q, plan)` (async, over any Queryable), and
+ *   `runPlanSync(exec, plan)` / `runPiecesSync(exec, plan)` for a synchronous `exec(query) → rows`.
+ * - Rows may come from a driver that parses int8 as strings and bytea as Uint8Array (a worker
+ *   thread's structured clone turns Buffers into Uint8Arrays): plans convert with Number() and
+ *   accept any Uint8Array.
+ * - Consistency: READ COMMITTED, statement by statement, like the SQLite engine's reads between
+ *   yields. A seal that moves tail rows into a chunk while a read streams is noticed (the layout is
+ *   read again), so a streaming read never misses datapoints.
+ */
+import { type DecodedChunk, FORMAT_TEXT, decodeChunk, firstAfter } from '../chunks';
+import type { ChunkPiece, StoredPoint, Sub, SubstreamInfo } from '../types';
+import type { Queryable, Row } from './db';
+
+/** Same sealing thresholds as the SQLite engine (storage/sqlite/chunked.ts), so both store alike. */
+export const CHUNK_POINTS = 1000;
+export const CHUNK_BYTES = 64 * 1024;
+/** Chunks fetched per statement while streaming. */
+export const FETCH = 16;
+
+export interface Query {
+  text: string;
+  values: unknown[];
+}
+
+export type Plan<T> = Generator<Query, T, Row[]>;
+export type PiecePlan = Generator<Query | ChunkPiece, void, Row[] | undefined>;
+
+export const isQuery = (v: Query | ChunkPiece): v is Query => 'text' in v;
+
+/** A substream's summary with where its chunks end and its tail begins (as in the SQLite engine). */
+export interface Layout extends SubstreamInfo {
+  /** Physical index of logical index 0. */
+  base: number;
+  /** Physical index where the tail starts. */
+  sealed: number;
+  /** Wire bytes (JS string length) in the tail. */
+  tail_bytes: number;
+}
+
+export const EMPTY_LAYOUT: Readonly<Layout> = { length: 0, last_t: 0, bytes: 0, base: 0, sealed: 0, tail_bytes: 0 };
+
+export function toLayout(r: Row): Layout {
+  return {
+    length: Number(r.length),
+    last_t: Number(r.last_t),
+    bytes: Number(r.bytes),
+    base: Number(r.base),
+    sealed: Number(r.sealed),
+    tail_bytes: Number(r.tail_bytes),
+  };
+}
+
+/** Tail rows dressed as a chunk, so readers handle one shape (a copy of the SQLite engine's). */
+export class TailChunk implements DecodedChunk {
+  readonly format = FORMAT_TEXT;
+  readonly count: number;
+  readonly times: Float64Array;
+  readonly numeric = null;
+  readonly record = null;
+  constructor(private readonly rows: readonly StoredPoint[]) {
+    this.count = rows.length;
+    this.times = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) this.times[i] = rows[i].t;
+  }
+  wire(i: number): string {
+    return this.rows[i].j;
+  }
+  wires(from = 0, to = this.count): string[] {
+    const out: string[] = new Array(to - from);
+    for (let i = from; i < to; i++) out[i - from] = this.rows[i].j;
+    return out;
+  }
+  joined(from = 0, to = this.count): string {
+    return this.wires(from, to).join(',');
+  }
+}
+
+/** Splits points greedily into chunks of CHUNK_POINTS or CHUNK_BYTES; returns the end of each complete chunk. */
+export function cuts(points: readonly StoredPoint[]): number[] {
+  const out: number[] = [];
+  let n = 0;
+  let bytes = 0;
+  for (let i = 0; i < points.length; i++) {
+    n++;
+    bytes += points[i].j.length;
+    if (n >= CHUNK_POINTS || bytes >= CHUNK_BYTES) {
+      out.push(i + 1);
+      n = 0;
+      bytes = 0;
+    }
+  }
+  return out;
+}
+
+const toBytes = (v: unknown): Uint8Array => v as Uint8Array;
+
+const LAYOUT_SQL = 'SELECT length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE stream_id = $1 AND sub = $2';
+
+export function* layoutPlan(streamId: number, sub: Sub): Plan<Layout | undefined> {
+  const rows = yield { text: LAYOUT_SQL, values: [streamId, sub] };
+  return rows.length ? toLayout(rows[0]) : undefined;
+}
+
+export function* lengthPlan(streamId: number, sub: Sub): Plan<number> {
+  const rows = yield { text: 'SELECT length FROM substreams WHERE stream_id = $1 AND sub = $2', values: [streamId, sub] };
+  return rows.length ? Number(rows[0].length) : 0;
+}
+
+/**
+ * Index of the first datapoint with t strictly greater than `t` (the length when none), in one
+ * statement: the first chunk whose last timestamp is past t (chunks_t), its blob only when t falls
+ * inside it; past every chunk, the first tail row past t (the tail is at most one chunk of rows).
+ * Then a binary search inside the decoded chunk.
+ */
+export function* time2indexPlan(streamId: number, sub: Sub, t: number): Plan<number> {
+  const rows = yield {
+    text: `SELECT s.base, s.length, c.i1, CASE WHEN c.t1 > $3 THEN NULL ELSE c.data END AS data,
+                  CASE WHEN c.i1 IS NULL THEN
+                    (SELECT min(d.idx) FROM datapoints d WHERE d.stream_id = $1 AND d.sub = $2 AND d.idx >= s.sealed AND d.t > $3)
+                  END AS tail
+             FROM substreams s
+             LEFT JOIN LATERAL (SELECT i1, t1, data FROM chunks WHERE stream_id = $1 AND sub = $2 AND t2 > $3 ORDER BY t2, i1 LIMIT 1) c ON true
+            WHERE s.stream_id = $1 AND s.sub = $2`,
+    values: [streamId, sub, t],
+  };
+  if (rows.length === 0) return 0;
+  const r = rows[0];
+  const base = Number(r.base);
+  if (r.i1 !== null && r.i1 !== undefined) {
+    const i1 = Number(r.i1);
+    if (r.data === null || r.data === undefined) return i1 - base;
+    return i1 + firstAfter(decodeChunk(toBytes(r.data)).times, t) - base;
+  }
+  if (r.tail !== null && r.tail !== undefined) return Number(r.tail) - base;
+  return Number(r.length);
+}
+
+/** Chunks from the one holding physical index $3 up to (not including) physical $4, at most $5. */
+const CHUNKS_SQL = `SELECT i1, i2, data FROM chunks
+  WHERE stream_id = $1 AND sub = $2
+    AND i1 >= coalesce((SELECT max(i1) FROM chunks WHERE stream_id = $1 AND sub = $2 AND i1 <= $3), $3)
+    AND i1 < $4
+  ORDER BY i1 LIMIT $5`;
+const TAIL_SQL = 'SELECT t, j FROM datapoints WHERE stream_id = $1 AND sub = $2 AND idx >= $3 AND idx < $4 ORDER BY idx';
+
+/** Logical [i1, i2) as pieces, a chunk at a time (see the plan API above). */
+export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, fetch = FETCH): PiecePlan {
+  if (i2 <= i1) return;
+  const first = (yield { text: LAYOUT_SQL, values: [streamId, sub] }) as Row[];
+  if (first.length === 0) return;
+  let s = toLayout(first[0]);
+  let p = s.base + i1;
+  const pEnd = s.base + Math.min(i2, s.length);
+  while (p < pEnd) {
+    if (p < s.sealed) {
+      const rows = (yield { text: CHUNKS_SQL, values: [streamId, sub, p, pEnd, fetch] }) as Row[];
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        const c1 = Number(r.i1);
+        const count = Number(r.i2) - c1 + 1;
+        const from = Math.max(0, p - c1);
+        const to = Math.min(count, pEnd - c1);
+        if (to > from) yield { chunk: decodeChunk(toBytes(r.data)), from, to };
+        if (c1 + to > p) p = c1 + to;
+      }
+      continue;
+    }
+    const want = Math.min(pEnd, p + CHUNK_POINTS) - p;
+    const rows = (yield { text: TAIL_SQL, values: [streamId, sub, p, p + want] }) as Row[];
+    if (rows.length > 0) {
+      const pts: StoredPoint[] = new Array(rows.length);
+      for (let k = 0; k < rows.length; k++) pts[k] = { t: Number(rows[k].t), j: rows[k].j as string };
+      yield { chunk: new TailChunk(pts), from: 0, to: pts.length };
+      p += rows.length;
+    }
+    if (rows.length < want) {
+      // Fewer rows than expected: a seal moved them into a chunk meanwhile, or they were deleted.
+      const before = s.sealed;
+      const again = (yield { text: LAYOUT_SQL, values: [streamId, sub] }) as Row[];
+      if (again.length === 0) return;
+      s = toLayout(again[0]);
+      if (s.sealed === before) return;
+    }
+  }
+}
+
+/** Wire strings of logical [i1, i2). */
+export function* readPlan(streamId: number, sub: Sub, i1: number, i2: number): Plan<string[]> {
+  const out: string[] = [];
+  const plan = piecesPlan(streamId, sub, i1, i2);
+  let step = plan.next();
+  while (!step.done) {
+    const v = step.value;
+    if (isQuery(v)) step = plan.next(yield v);
+    else {
+      const w = v.chunk.wires(v.from, v.to);
+      for (let k = 0; k < w.length; k++) out.push(w[k]);
+      step = plan.next(undefined);
+    }
+  }
+  return out;
+}
+
+/** Runs a value plan over an async Queryable. */
+export async function runPlan<T>(q: Queryable, plan: Plan<T>): Promise<T> {
+  let step = plan.next();
+  while (!step.done) {
+    const r = await q.query(step.value.text, step.value.values);
+    step = plan.next(r.rows);
+  }
+  return step.value;
+}
+
+/** Runs a streaming plan over an async Queryable: pieces come out as the consumer pulls them. */
+export async function* runPieces(q: Queryable, plan: PiecePlan): AsyncGenerator<ChunkPiece> {
+  let step = plan.next();
+  while (!step.done) {
+    const v = step.value;
+    if (isQuery(v)) {
+      const r = await q.query(v.text, v.values);
+      step = plan.next(r.rows);
+    } else {
+      yield v;
+      step = plan.next(undefined);
+    }
+  }
+}
+
+/** Runs a value plan with a synchronous `exec` (sync.ts's worker-thread driver). */
+export function runPlanSync<T>(exec: (q: Query) => Row[], plan: Plan<T>): T {
+  let step = plan.next();
+  while (!step.done) step = plan.next(exec(step.value));
+  return step.value;
+}
+
+/** Runs a streaming plan with a synchronous `exec`, lazily: a statement only when the consumer needs more. */
+export function* runPiecesSync(exec: (q: Query) => Row[], plan: PiecePlan): Generator<ChunkPiece> {
+  let step = plan.next();
+  while (!step.done) {
+    const v = step.value;
+    if (isQuery(v)) step = plan.next(exec(v));
+    else {
+      yield v;
+      step = plan.next(undefined);
+    }
+  }
+}
