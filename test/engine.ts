@@ -48,6 +48,8 @@ export interface TestSchema {
   schema: string;
   /** The CDB_TEST_PG URL pointing at the schema. */
   uri: string;
+  /** A statement on the test database, outside the app's pool (name tables as `${schema}.x`). */
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
   drop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ function testSchema(schema: string): TestSchema {
   return {
     schema,
     uri: withSearchPath(testDatabaseUrl(), schema),
+    query: (text, values) => adminPool().query(text, values),
     drop: async () => {
       await adminPool().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },

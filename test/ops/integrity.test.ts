@@ -94,12 +94,13 @@ describe.skipIf(onPostgres)('a full disk', () => {
     await mkStream(alice, 'alice/user/full');
     expectOk(await alice.post('/api/v1/crud/alice/user/full/data', [{ t: 1, d: 'small' }]));
     // SQLite's page limit stands in for the disk: no more pages than there are now.
-    t.db.pragma('wal_checkpoint(TRUNCATE)');
-    const pages = t.db.pragma('page_count', { simple: true }) as number;
-    t.db.pragma(`max_page_count = ${pages}`);
+    const db = t.db!;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
     const big = Array.from({ length: 2000 }, (_, i) => ({ t: 2 + i, d: 'x'.repeat(2000) }));
     expectError(await alice.post('/api/v1/crud/alice/user/full/data', big), 507, /disk is full: nothing of this request was stored/);
-    t.db.pragma('max_page_count = 1073741823');
+    db.pragma('max_page_count = 1073741823');
     expect((await alice.get('/api/v1/crud/alice/user/full/data?q=length')).text).toBe('1');
     expectOk(await alice.post('/api/v1/crud/alice/user/full/data', [{ t: 5000, d: 'after' }]));
   });
