@@ -33,7 +33,7 @@ export async function createDatabase(dir: string, user?: { name: string; passwor
   mkdirSync(dir, { recursive: true });
   const cfg = defaultConfig(path.resolve(dir));
   writeFileSync(path.join(dir, CONFIG_NAME), configFileText(cfg), { mode: 0o600 });
-  const storage = openStorage(cfg);
+  const storage = await openStorage(cfg);
   try {
     if (user) {
       const svc = buildServices(storage, cfg);
@@ -121,7 +121,7 @@ const warnAll = (ws: string[]) => {
 
 /** Runs fn on an opened database folder and closes it. */
 async function withFolder<T>(dir: string, fn: (o: OpenedDatabase) => T | Promise<T>): Promise<T> {
-  const o = openFolder(dir);
+  const o = await openFolder(dir);
   warnAll(o.warnings);
   try {
     return await fn(o);
@@ -272,7 +272,10 @@ export function program(): Command {
   p.command('backup <dir> <file>')
     .description("copy the database to FILE with SQLite's online backup (safe while the server runs)")
     .action(async (dir: string, file: string) => {
-      await withFolder(dir, ({ storage }) => backupDatabase(storage.db, file, progress('backup', 'bytes')));
+      await withFolder(dir, ({ sqlite }) => {
+        if (!sqlite) throw new Error('backup copies a SQLite database file; this folder uses PostgreSQL (sql.type): back it up with pg_dump');
+        return backupDatabase(sqlite.db, file, progress('backup', 'bytes'));
+      });
     });
 
   p.command('dbinfo <dir>')

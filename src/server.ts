@@ -5,11 +5,11 @@ import type { Config } from './config';
 import { resolvePath } from './config/load';
 import { loadPermissions } from './config/permissions';
 import type { Permissions } from './permissions';
-import { type SqliteStorage, openStorage } from './storage';
+import { type Storage, SqliteStorage, openStorage } from './storage';
 
 export interface RunningServer {
   app: FastifyInstance;
-  storage: SqliteStorage;
+  storage: Storage;
   url: string;
   logger: pino.Logger;
   close(): Promise<void>;
@@ -65,8 +65,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const permissions = opts.permissions ?? loadPermissions(config);
   const logger = opts.logger ?? makeLogger(config);
   for (const w of opts.warnings ?? []) logger.warn(w);
-  // One server per database: a second one would serve it too, but miss the first's live updates.
-  const storage = openStorage(config, {
+  // SQLite: one server per database folder (a second one would miss the first's live updates);
+  // PostgreSQL is shared by several servers by design (no lock, no quick_check).
+  const storage = await openStorage(config, {
     lock: true,
     check: config.sql.quick_check ? (ms) => logger.info({ ms: Math.round(ms) }, 'database file checked (PRAGMA quick_check)') : undefined,
   });
@@ -101,7 +102,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         clearTimeout(timer);
         clearInterval(idle);
         // A checkpoint is an optimisation; the WAL is replayed at the next open anyway.
-        await storage.close({ checkpoint: true, onCheckpointError: (e) => app.log.warn({ err: e }, 'WAL checkpoint failed') });
+        if (storage instanceof SqliteStorage) await storage.close({ checkpoint: true, onCheckpointError: (e) => app.log.warn({ err: e }, 'WAL checkpoint failed') });
+        else await storage.close();
       }
     })());
   if (opts.installSignals) installSignalHandlers(app, logger, close);

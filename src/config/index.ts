@@ -58,7 +58,23 @@ export interface Config {
     disable_transforms: string[];
     disable_interpolators: string[];
   };
-  sql: { type: string; uri: string; synchronous: Synchronous; quick_check: boolean };
+  /**
+   * `type` sqlite3 (default; `uri` is the file) or postgres/postgresql (`uri` a postgres:// URL,
+   * or, when it is empty or the SQLite default, built from hostname/port/username/password/database).
+   * `pool`: PostgreSQL connections per process.
+   */
+  sql: {
+    type: string;
+    uri: string;
+    synchronous: Synchronous;
+    quick_check: boolean;
+    hostname: string;
+    port: number;
+    username: string;
+    password: string;
+    database: string;
+    pool: number;
+  };
   /** Prometheus metrics at /metrics (off by default); a non-empty token must come as `Authorization: Bearer`. */
   metrics: { enabled: boolean; token: string };
   /** Retention for streams without their own (beyond the original); 0 = no limit. */
@@ -107,7 +123,18 @@ export function defaultConfig(dir = '.'): Config {
       message_buffer: 3,
     },
     pipescript: { split_max: 50000, string_max: 1000000, peek_max: 100, max_nesting: 100, max_stages: 2000, disable_transforms: [], disable_interpolators: [] },
-    sql: { type: 'sqlite3', uri: 'db.sqlite3', synchronous: 'NORMAL', quick_check: true },
+    sql: {
+      type: 'sqlite3',
+      uri: 'db.sqlite3',
+      synchronous: 'NORMAL',
+      quick_check: true,
+      hostname: 'localhost',
+      port: 5432,
+      username: 'postgres',
+      password: '',
+      database: 'connectordb',
+      pool: 10,
+    },
     metrics: { enabled: false, token: '' },
     retention: { datapoints: 0, seconds: 0, sweep_interval: 60 },
   };

@@ -73,12 +73,44 @@ export const OBSOLETE_KEYS = new Set([
   'cache_static_maxage',
   'gzip_static',
   'tls.acme',
-  'sql.hostname',
-  'sql.port',
-  'sql.username',
-  'sql.password',
   'sql.enabled',
 ]);
+
+/**
+ * Options only the PostgreSQL engine reads: on SQLite, a file that sets them to anything but the
+ * default (the original's config did) gets the same "ignoring" warning as the obsolete ones.
+ */
+export const POSTGRES_KEYS = ['sql.hostname', 'sql.port', 'sql.username', 'sql.password', 'sql.database', 'sql.pool'];
+
+/** sql.type names PostgreSQL (`postgres`, or `postgresql` as in URLs). */
+export const isPostgres = (cfg: Config): boolean => cfg.sql.type === 'postgres' || cfg.sql.type === 'postgresql';
+
+/** A postgres:// or postgresql:// URL (sql.uri on PostgreSQL). */
+export const isPostgresUri = (uri: string): boolean => /^postgres(ql)?:\/\//i.test(uri);
+
+/**
+ * The PostgreSQL server to connect to: sql.uri when it is a postgres:// URL, else (empty, or the
+ * SQLite default left in place) one built from the original's sql.hostname/port/username/password
+ * and sql.database.
+ */
+export function postgresUri(cfg: Config): string {
+  const s = cfg.sql;
+  if (isPostgresUri(s.uri)) return s.uri;
+  const auth = s.username ? `${encodeURIComponent(s.username)}${s.password ? `:${encodeURIComponent(s.password)}` : ''}@` : '';
+  const host = s.hostname.includes(':') && !s.hostname.startsWith('[') ? `[${s.hostname}]` : s.hostname;
+  return `postgres://${auth}${host || 'localhost'}:${s.port}/${encodeURIComponent(s.database)}`;
+}
+
+/** A PostgreSQL URL without its password, for messages. */
+export function redactUri(uri: string): string {
+  try {
+    const u = new URL(uri);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return uri.replace(/:\/\/([^:/@]*):[^@]*@/, '://$1:***@');
+  }
+}
 
 /** The keys that are not plain options (`dir` is where the file is, not a setting). */
 const NOT_OPTIONS = new Set(['dir']);
@@ -220,6 +252,8 @@ export function readConfig(target: string, opts: LoadOptions = {}): Loaded {
   const problems: string[] = [];
   const warnings: string[] = [];
   let used: string | undefined;
+  let fileObsolete: string[] = [];
+  let fileParsed: Record<string, unknown> | undefined;
   if (existsSync(file)) {
     used = file;
     const parsed = readJsonWithComments(file);
@@ -227,15 +261,26 @@ export function readConfig(target: string, opts: LoadOptions = {}): Loaded {
     const obsolete: string[] = [];
     const unknown: string[] = [];
     mergeFile(cfg as unknown as Record<string, unknown>, parsed, [], problems, obsolete, unknown);
-    if (obsolete.length > 0) {
-      warnings.push(`Ignoring options of the original ConnectorDB that this server does not use: ${obsolete.join(', ')}`);
-    }
     for (const u of unknown) warnings.push(`Unknown configuration option '${u}' ignored`);
+    fileObsolete = obsolete;
+    fileParsed = parsed;
   } else if (!isDirTarget) {
     throw new ConfigError(file, [`The configuration file ${file} does not exist`]);
   }
   applyEnv(cfg, opts.env ?? process.env, problems, warnings);
   opts.overrides?.(cfg);
+  // Decided once the environment had its say: CONNECTORDB_SQL_TYPE may switch the engine.
+  if (fileParsed && !isPostgres(cfg)) {
+    const def = defaultConfig();
+    for (const k of POSTGRES_KEYS) {
+      const [a, b] = k.split('.');
+      const sec = fileParsed[a];
+      if (isObj(sec) && b in sec && sec[b] !== (def.sql as unknown as Record<string, unknown>)[b]) fileObsolete.push(k);
+    }
+  }
+  if (fileObsolete.length > 0) {
+    warnings.splice(0, 0, `Ignoring options of the original ConnectorDB that this server does not use: ${fileObsolete.join(', ')}`);
+  }
   cfg.dir = dir;
   if (!opts.noValidate) {
     const v = validateConfig(cfg);

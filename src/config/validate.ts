@@ -70,15 +70,25 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   const sync = cfg.sql.synchronous.toUpperCase();
   if (!SYNC.includes(sync)) errors.push(`sql.synchronous must be one of ${SYNC.join(', ')}, not '${cfg.sql.synchronous}'`);
   else cfg.sql.synchronous = sync as Config['sql']['synchronous'];
-  if (cfg.sql.type === 'postgres') {
-    errors.push(
-      "sql.type 'postgres' is not supported: this server keeps everything in one SQLite file (sql.uri). " +
-        "Export the old database with the original's `connectordb export` and import it (README: Migrating from ConnectorDB 0.3).",
-    );
-  } else if (cfg.sql.type !== 'sqlite3' && cfg.sql.type !== 'sqlite') {
-    errors.push(`sql.type must be 'sqlite3', not '${cfg.sql.type}'`);
+  const sqlType = cfg.sql.type.toLowerCase();
+  if (sqlType === 'postgres' || sqlType === 'postgresql') {
+    cfg.sql.type = 'postgres';
+    const uri = cfg.sql.uri;
+    // Empty, or the SQLite default left in place: the URL is built from sql.hostname and the rest.
+    if (uri !== '' && uri !== 'db.sqlite3') {
+      if (!/^postgres(ql)?:\/\//i.test(uri)) errors.push(`sql.uri must be a postgres:// or postgresql:// URL when sql.type is 'postgres', not '${redact(uri)}'`);
+      else if (!parses(uri)) errors.push(`sql.uri is not a valid URL: '${redact(uri)}'`);
+    } else {
+      if (cfg.sql.hostname.trim() === '') errors.push('sql.hostname must name the PostgreSQL server when sql.uri is empty');
+      if (!Number.isInteger(cfg.sql.port) || cfg.sql.port < 1 || cfg.sql.port > 65535) errors.push(`sql.port must be an integer from 1 to 65535, not ${cfg.sql.port}`);
+      if (cfg.sql.database.trim() === '') errors.push('sql.database must name the PostgreSQL database when sql.uri is empty');
+    }
+    if (!Number.isInteger(cfg.sql.pool) || cfg.sql.pool < 1) errors.push(`sql.pool must be a whole number, 1 or more, not ${cfg.sql.pool}`);
+  } else if (sqlType !== 'sqlite3' && sqlType !== 'sqlite') {
+    errors.push(`sql.type must be 'sqlite3' or 'postgres', not '${cfg.sql.type}'`);
+  } else if (cfg.sql.uri.startsWith('file:') || cfg.sql.uri.includes('?')) {
+    errors.push(`sql.uri must be a file path, not '${cfg.sql.uri}'`);
   }
-  if (cfg.sql.uri.startsWith('file:') || cfg.sql.uri.includes('?')) errors.push(`sql.uri must be a file path, not '${cfg.sql.uri}'`);
 
   if (cfg.tls.enabled) {
     errors.push('tls.enabled: HTTPS is not built into this server. Serve it behind a reverse proxy (nginx, Caddy, Traefik) that terminates TLS, or start with --http.');
@@ -96,4 +106,17 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   }
   if (cfg.siteurl.endsWith('/')) cfg.siteurl = cfg.siteurl.replace(/\/+$/, '');
   return { errors, warnings };
+}
+
+function parses(uri: string): boolean {
+  try {
+    return new URL(uri).hostname !== '' || new URL(uri).searchParams.has('host');
+  } catch {
+    return false;
+  }
+}
+
+/** A URL in a message keeps its password out. */
+function redact(uri: string): string {
+  return uri.replace(/:\/\/([^:/@]*):[^@]*@/, '://$1:***@');
 }

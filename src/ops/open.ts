@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { type Config } from '../config';
-import { type LoadOptions, databaseFile, readConfig } from '../config/load';
+import { type LoadOptions, databaseFile, isPostgres, readConfig } from '../config/load';
 import { loadPermissions } from '../config/permissions';
 import { type Services, buildServices } from '../domain';
-import { type SqliteStorage, openStorage } from '../storage';
+import { type Storage, SqliteStorage, openStorage } from '../storage';
 
 export interface OpenedDatabase {
   config: Config;
-  storage: SqliteStorage;
+  storage: Storage;
+  /** The same storage when it is SQLite (backup and other file-level commands), else undefined. */
+  sqlite: SqliteStorage | undefined;
   svc: Services;
   warnings: string[];
   close(): Promise<void>;
@@ -16,16 +18,19 @@ export interface OpenedDatabase {
 /**
  * Opens a database folder for an offline command (export, import, admin, backup) the way the
  * server does: validated config, the configured permissions, migrations applied. Safe while the
- * server runs on the same folder (SQLite WAL; writers wait up to 5 s for each other).
+ * server runs on the same folder (SQLite WAL; writers wait up to 5 s for each other) or database
+ * (PostgreSQL).
  */
-export function openFolder(target: string, opts: LoadOptions & { mustExist?: boolean } = {}): OpenedDatabase {
+export async function openFolder(target: string, opts: LoadOptions & { mustExist?: boolean } = {}): Promise<OpenedDatabase> {
   const { config, warnings } = readConfig(target, opts);
-  const file = databaseFile(config);
-  if (opts.mustExist !== false && !existsSync(file)) {
+  const pg = isPostgres(config);
+  const file = pg ? undefined : databaseFile(config);
+  if (file !== undefined && opts.mustExist !== false && !existsSync(file)) {
     throw new Error(`No database at ${file}: create one first (connectordb create DIR) or check the path`);
   }
   const permissions = loadPermissions(config);
-  const storage = openStorage(config, { file });
+  const storage = await openStorage(config, { file });
   const svc = buildServices(storage, config, permissions);
-  return { config, storage, svc, warnings, close: () => storage.close() };
+  const sqlite = storage instanceof SqliteStorage ? storage : undefined;
+  return { config, storage, sqlite, svc, warnings, close: () => storage.close() };
 }

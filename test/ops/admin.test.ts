@@ -12,11 +12,11 @@ describe('admin commands (the original shell, non-interactive)', () => {
   let served: Awaited<ReturnType<typeof freshFolder>>;
   let srv: Awaited<ReturnType<typeof serve>>;
   /** The admin commands' own connection, as a separate `node dist/main.js user …` process has. */
-  let o: ReturnType<typeof openFolder>;
+  let o: Awaited<ReturnType<typeof openFolder>>;
   beforeAll(async () => {
     served = await freshFolder();
     srv = await serve(served);
-    o = openFolder(served.dir, { env: {} });
+    o = await openFolder(served.dir, { env: {} });
   });
   afterAll(async () => {
     await srv.close();
@@ -103,9 +103,9 @@ describe.skipIf(onPostgres)('backup', () => {
       while (n < 3) await new Promise((r) => setTimeout(r, 10));
       const file = path.join(tmp('cdb-bak-'), 'backup.sqlite3');
       // A second connection, as `node dist/main.js backup DIR FILE` opens while the server runs.
-      const other = openFolder(o.dir, { env: {} });
+      const other = await openFolder(o.dir, { env: {} });
       try {
-        await backupDatabase(other.storage.db, file);
+        await backupDatabase(other.sqlite!.db, file);
       } finally {
         await other.close();
       }
@@ -126,7 +126,7 @@ describe.skipIf(onPostgres)('backup', () => {
       const { copyFileSync, writeFileSync } = await import('node:fs');
       copyFileSync(file, path.join(restoreDir, 'db.sqlite3'));
       writeFileSync(path.join(restoreDir, 'connectordb.conf'), '{}');
-      const r = openFolder(restoreDir, { env: {} });
+      const r = await openFolder(restoreDir, { env: {} });
       try {
         const u = (await r.svc.core.users.get('w'))!;
         const s = (await r.svc.core.streams.get((await r.svc.core.devices.get(u.id, 'user'))!.id, 's'))!;
@@ -136,7 +136,7 @@ describe.skipIf(onPostgres)('backup', () => {
       } finally {
         await r.close();
       }
-      await expect(backupDatabase(o.storage.db, file)).rejects.toThrow(/already exists/);
+      await expect(backupDatabase(o.sqlite!.db, file)).rejects.toThrow(/already exists/);
     } finally {
       await srv.close();
       await o.close();

@@ -100,14 +100,14 @@ describe('configuration', () => {
     expect(problems(() => readConfig(folder('{"insert_limit_bytes": 50}'), { env: {} }))).toEqual(['The limit of single insert has to be at least 100 bytes.']);
     expect(problems(() => readConfig(folder('{"version": 2}'), { env: {} }))).toEqual(['This version of ConnectorDB only accepts configuration version 1']);
     const many = problems(() =>
-      readConfig(folder('{"port": "80", "loglevel": "verbose", "password_hash": "md5", "websocket": {"pong_wait": 0}, "sql": {"type": "postgres"}, "tls": {"enabled": true}}'), { env: {} }),
+      readConfig(folder('{"port": "80", "loglevel": "verbose", "password_hash": "md5", "websocket": {"pong_wait": 0}, "sql": {"type": "mysql"}, "tls": {"enabled": true}}'), { env: {} }),
     );
     expect(many).toEqual([
       `'port' must be a number, not "80"`,
       'websocket.pong_wait must be at least 1 second',
       "Unknown log level 'verbose': use debug, info, warn or error",
       "The password hashing algorithm must be one of 'argon2id', 'SHA512' or 'bcrypt', not 'md5'",
-      expect.stringContaining("sql.type 'postgres' is not supported"),
+      "sql.type must be 'sqlite3' or 'postgres', not 'mysql'",
       expect.stringContaining('tls.enabled: HTTPS is not built into this server'),
     ]);
     expect(problems(() => readConfig(folder(), { env: { CONNECTORDB_PORT: 'abc', CONNECTORDB_COOKIE_REMEMBER: 'maybe' } }))).toEqual([

@@ -12,7 +12,7 @@ export const tmp = (prefix = 'cdb-ops-'): string => mkdtempSync(path.join(tmpdir
 /** A fresh database folder opened as the offline commands open it (no env overrides). */
 export async function freshFolder(dir = path.join(tmp(), 'db')): Promise<OpenedDatabase & { dir: string }> {
   await createDatabase(dir);
-  return { ...openFolder(dir, { env: {} }), dir };
+  return { ...(await openFolder(dir, { env: {} })), dir };
 }
 
 /** Serves an opened folder over HTTP on a loopback port. */
