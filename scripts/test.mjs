@@ -59,7 +59,9 @@ for (const [i, engine] of engines.entries()) {
 }
 
 const sum = (k) => results.reduce((s, r) => s + (r[k] ?? 0), 0);
-console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`);
+// A file whose setup failed reports its tests as skipped: the line says so rather than hide it.
+const broken = sum('brokenFiles');
+console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped${broken ? `, ${broken} files failed to run` : ''}`);
 console.log(
   results
     .map((r) =>

@@ -90,7 +90,7 @@ export function freshSchemaSync(): TestSchema {
  */
 export function engineEnv(s: TestSchema | undefined): Record<string, string> {
   if (!s) return {};
-  return { CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: s.uri };
+  return { CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: s.uri, CONNECTORDB_SQL_POOL: String(TEST_POOL_SIZE) };
 }
 
 /** Database folders the tests created on the PostgreSQL run, and the schema each one uses. */

@@ -8,8 +8,7 @@ import { type Config, defaultConfig } from '../src/config';
 import type { Services } from '../src/domain';
 import { Permissions, type PermissionsFile, defaultPermissions } from '../src/permissions';
 import { hashPassword } from '../src/domain/users/passwords';
-import { type Storage, SqliteStorage } from '../src/storage';
-import { PgStorage } from '../src/storage/postgres';
+import { type Storage, SqliteStorage, openStorage } from '../src/storage';
 import type { DB } from '../src/storage/sqlite/db';
 import { TEST_POOL_SIZE, type TestSchema, freshSchema, onPostgres } from './engine';
 
@@ -50,12 +49,13 @@ export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: 
   if (pg) {
     config.sql.type = 'postgres';
     config.sql.uri = pg.uri;
+    config.sql.pool = TEST_POOL_SIZE;
   }
   over(config);
   let storage: Storage;
   let sqlite: SqliteStorage | undefined;
   try {
-    storage = pg ? await PgStorage.open({ uri: config.sql.uri, pool: TEST_POOL_SIZE, applicationName: 'cdb-test' }) : (sqlite = SqliteStorage.open(path.join(dir, 'db.sqlite3')));
+    storage = pg ? await openStorage(config, { applicationName: 'cdb-test' }) : (sqlite = SqliteStorage.open(path.join(dir, 'db.sqlite3')));
   } catch (e) {
     await pg?.drop();
     throw e;
