@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Config, configFileText, defaultConfig } from './config';
-import { CONFIG_NAME, databaseFile, readConfig } from './config/load';
+import { CONFIG_NAME, databaseFile, isPostgres, postgresUri, readConfig, redactUri } from './config/load';
 import { loadPermissions } from './config/permissions';
 import { buildServices } from './domain';
 import { hashPassword } from './domain/users/passwords';
@@ -282,7 +282,7 @@ export function program(): Command {
     .description('print the database file, user/device/stream counts, and datapoints, chunks and bytes on disk per stream')
     .action(async (dir: string) => {
       await withFolder(dir, async ({ svc, config }) =>
-        console.log(JSON.stringify({ database: databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
+        console.log(JSON.stringify({ database: isPostgres(config) ? redactUri(postgresUri(config)) : databaseFile(config), ...(await admin.dbinfo(svc)), ...(await admin.storageInfo(svc)) }, null, 2)),
       );
     });
 

@@ -274,25 +274,24 @@ export interface DatapointStorage {
 }
 
 /**
- * The synchronous read capability the query pipeline runs on today: PipeScript transforms,
- * merges, datasets and the Atom feed pull datapoints one at a time through synchronous
- * iterators, with no per-datapoint `await` (which would cost more than the transforms). SQLite
- * provides it. An engine that cannot answer synchronously leaves `Storage.sync` undefined; then:
+ * The synchronous read capability the query pipeline runs on: PipeScript transforms, merges,
+ * datasets and the Atom feed pull datapoints one at a time through synchronous iterators, with
+ * no per-datapoint `await` (which would cost more than the transforms). Reads without a
+ * transform (plain index and time ranges, exports, the websocket) never need it: they stream
+ * `readBatches` straight to the socket.
  *
- * - Reads without a transform (the bulk of the traffic: plain index and time ranges, exports,
- *   the websocket) never need it: they stream `readBatches` straight to the socket.
- * - For pipelines, the PostgreSQL engine will feed the same synchronous stages by PREFETCH, two
- *   ways chosen by the size of the plan (known before the first datapoint: every query resolves
- *   its streams, permissions, `length` and `time2index` eagerly, asynchronously, first):
- *   1. plans of at most PREFETCH_POINTS (100,000) datapoints per source: the service awaits
- *      `readBatches` for each source into memory, then runs the pipeline synchronously over
- *      in-memory `SyncReads` (a few MB at most; the common dashboard and dataset queries);
- *   2. larger plans run the synchronous pipeline in a worker thread whose sources block on
- *      `Atomics.wait` over a SharedArrayBuffer, which the main thread refills one batch at a
- *      time from `readBatches`; outputs come back as batches of wire text (postMessage). The
- *      stages stay as they are (no PAUSE to propagate, nothing to make resumable), memory stays
- *      flat, and the cost is one wake-up per batch, not per datapoint.
- *   `resolveStream` here is answered from the streams resolved in that eager step.
+ * - SQLite answers from better-sqlite3 directly.
+ * - PostgreSQL (postgres/sync.ts) answers through a synchronous query bridge (postgres/bridge.ts):
+ *   a worker thread with its own connection runs each statement while the main thread blocks in
+ *   Atomics.wait, then hands the rows over. Chosen over the two alternatives once written here
+ *   (prefetching whole plans into memory before running the pipeline; running the pipeline
+ *   itself in a worker fed by the main thread) because the stages, the services and the plans'
+ *   SQL stay exactly as they are, memory stays flat, and the cost is one round trip per batch of
+ *   chunks, mostly hidden by sending the next statement before the current batch is consumed.
+ *   The price: the event loop waits during each round trip, so every statement is kept to a few
+ *   chunks, and every wait is bounded by a timeout (an error, never a hang).
+ *
+ * An engine may leave `Storage.sync` undefined; the pipeline's routes then fail with a 500.
  */
 export interface SyncReads {
   resolveStream(user: string, device: string, stream: string): { user?: UserRow; device?: DeviceRow; stream?: StreamRow };

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Config, configFileText, defaultConfig } from '../../src/config';
-import { envName, optionLeaves, readConfig } from '../../src/config/load';
+import { envName, optionLeaves, postgresUri, readConfig } from '../../src/config/load';
 import { loadPermissions } from '../../src/config/permissions';
 import { ConfigError } from '../../src/config/validate';
 import { defaultPermissions } from '../../src/permissions';
@@ -168,5 +168,58 @@ describe('configuration', () => {
     writeFileSync(path.join(d, 'bad.conf'), JSON.stringify(p));
     c.permissions = 'bad.conf';
     expect(problems(() => loadPermissions(c))).toEqual(["User role 'user' references unknown access level 'nonsense'"]);
+  });
+
+  describe('sql.type postgres', () => {
+    it('takes sql.uri as a postgres:// or postgresql:// URL, with the pool size', () => {
+      const { config, warnings } = readConfig(folder('{"sql": {"type": "postgres", "uri": "postgres://cdb:pw@db.example:5433/cdb", "pool": 4}}'), { env: {} });
+      expect(warnings).toEqual([]);
+      expect(config.sql).toMatchObject({ type: 'postgres', pool: 4 });
+      expect(postgresUri(config)).toBe('postgres://cdb:pw@db.example:5433/cdb');
+      const c2 = readConfig(folder('{"sql": {"type": "postgresql", "uri": "postgresql://h/db"}}'), { env: {} }).config;
+      expect(c2.sql.type).toBe('postgres');
+      expect(c2.sql.pool).toBe(10);
+      expect(postgresUri(c2)).toBe('postgresql://h/db');
+    });
+
+    it('is chosen and configured by CONNECTORDB_SQL_* variables like every other key', () => {
+      const env = { CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: 'postgres://u@10.0.0.5/cdb', CONNECTORDB_SQL_POOL: '3' };
+      const { config, warnings } = readConfig(folder(), { env });
+      expect(warnings).toEqual([]);
+      expect(config.sql).toMatchObject({ type: 'postgres', uri: 'postgres://u@10.0.0.5/cdb', pool: 3 });
+      const keys = readConfig(folder(), { env: { CONNECTORDB_SQL_TYPE: 'postgres', CONNECTORDB_SQL_URI: '', CONNECTORDB_SQL_HOSTNAME: 'pg', CONNECTORDB_SQL_PORT: '6000', CONNECTORDB_SQL_USERNAME: 'me', CONNECTORDB_SQL_PASSWORD: 'p@ss/w', CONNECTORDB_SQL_DATABASE: 'prod' } });
+      expect(postgresUri(keys.config)).toBe('postgres://me:p%40ss%2Fw@pg:6000/prod');
+    });
+
+    it("builds the URL from the original's sql.hostname/port/username/password when sql.uri is empty or the SQLite default", () => {
+      const conf = ORIGINAL_CONF.replace('"uri": "db.sqlite3", "type": "sqlite3"', '"uri": "", "type": "postgres"');
+      const { config, warnings } = readConfig(folder(conf), { env: {} });
+      expect(postgresUri(config)).toBe('postgres://postgres:z@localhost:52593/connectordb');
+      const obsolete = warnings.find((w) => w.startsWith('Ignoring options'))!;
+      expect(obsolete).toContain('redis');
+      expect(obsolete).not.toContain('sql.password');
+      expect(obsolete).not.toContain('sql.hostname');
+      const def = readConfig(folder('{"sql": {"type": "postgres"}}'), { env: {} }).config;
+      expect(postgresUri(def)).toBe('postgres://postgres@localhost:5432/connectordb');
+    });
+
+    it('refuses a URI that is not a postgres:// URL and a pool under 1, naming the setting', () => {
+      expect(problems(() => readConfig(folder('{"sql": {"type": "postgres", "uri": "mysql://u:secret@h/db"}}'), { env: {} }))).toEqual([
+        "sql.uri must be a postgres:// or postgresql:// URL when sql.type is 'postgres', not 'mysql://u:***@h/db'",
+      ]);
+      expect(problems(() => readConfig(folder('{"sql": {"type": "postgres", "uri": "postgres://u@h/db", "pool": 0}}'), { env: {} }))).toEqual([
+        'sql.pool must be a whole number, 1 or more, not 0',
+      ]);
+      expect(problems(() => readConfig(folder('{"sql": {"type": "postgres", "uri": "", "hostname": "", "port": 0}}'), { env: {} }))).toEqual([
+        'sql.hostname must name the PostgreSQL server when sql.uri is empty',
+        'sql.port must be an integer from 1 to 65535, not 0',
+      ]);
+    });
+
+    it('on SQLite, PostgreSQL keys set away from their defaults are ignored with a warning; a written config gives none', () => {
+      const { warnings } = readConfig(folder('{"sql": {"hostname": "db", "pool": 10}}'), { env: {} });
+      expect(warnings).toEqual(['Ignoring options of the original ConnectorDB that this server does not use: sql.hostname']);
+      expect(readConfig(folder(configFileText()), { env: {} }).warnings).toEqual([]);
+    });
   });
 });

@@ -1,10 +1,22 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { defaultConfig } from '../../src/config';
+import { hashPassword } from '../../src/domain/users/passwords';
+import { logStreamRow } from '../../src/domain/metalog';
+import { openFolder } from '../../src/ops/open';
+import { startServer } from '../../src/server';
+import { StorageOpenError, openStorage } from '../../src/storage';
 import { StorageConflict } from '../../src/storage/errors';
 import { PgStorage } from '../../src/storage/postgres';
 import { migrationFiles } from '../../src/storage/postgres/migrate';
-import type { NewDeviceTree, NewUser } from '../../src/storage/types';
+import { type InsertRule, type LogEntry, MAIN, NEW_USER, type NewDeviceTree, type NewUser, type Sub } from '../../src/storage/types';
 
 /**
  * The PostgreSQL engine's metadata half against a real server: CDB_TEST_PG (a database URI) or
@@ -68,6 +80,28 @@ const device = (name: string, apikey: string, streams: string[] = [], pub = fals
   device: { name, nickname: '', description: '', icon: '', apikey, enabled: true, public: pub, role: 'user', visible: true, user_editable: true },
   streams: streams.map((s) => ({ name: s, nickname: '', description: '', icon: '', schema: '{"type":"number"}', datatype: '', ephemeral: false, downlink: false })),
 });
+/** Appends datapoints at t, t+1, … (restamped past the last one, as the meta log is). */
+const rule = (n: number, t0 = 1000): InsertRule => ({
+  prepare: (info) => {
+    const points = Array.from({ length: n }, (_, i) => {
+      const t = Math.max(t0 + i, info.last_t);
+      return { t, j: `{"t":${t},"d":${i}}` };
+    });
+    return { points, bytes: points.reduce((a, p) => a + p.j.length, 0) };
+  },
+  maxStreamBytes: 0,
+  maxDeviceBytes: 0,
+  quotaError: () => new Error('quota'),
+});
+const { device_id: _unused, ...LOG_STREAM } = logStreamRow(0);
+const logEntry = (userId: number): LogEntry => ({ userId, rule: rule(1), logStream: LOG_STREAM });
+
+async function readAll(st: PgStorage, id: number, sub: Sub = MAIN): Promise<string[]> {
+  const out: string[] = [];
+  for await (const b of st.data.readBatches(id, sub, 0, await st.data.length(id, sub))) out.push(...b);
+  return out;
+}
+
 /** The user with the two automatic devices (meta without a key, as the service creates it). */
 const defaultDevices = (key: string): NewDeviceTree[] => [device('user', key, ['s1', 's2']), { ...device('meta', ''), streams: [] }];
 
@@ -364,5 +398,190 @@ describe.skipIf(!PG_UP)('PostgreSQL engine: migrations and metadata', () => {
     } finally {
       await st.close();
     }
+  });
+
+  it('writes meta-log entries in the same transaction, re-creating the log stream when it was deleted', async () => {
+    const { st } = await fresh();
+    try {
+      const u = await st.meta.createUser(user('Ken'), defaultDevices('key-k'), [logEntry(NEW_USER)]);
+      const meta = (await st.devices.get(u.id, 'meta'))!;
+      const log = (await st.streams.get(meta.id, 'log'))!;
+      expect(log).toMatchObject({ name: 'log', schema: LOG_STREAM.schema, icon: 'material:assignment' });
+      expect(await st.data.length(log.id, MAIN)).toBe(1);
+      const dev = await st.meta.createDevice(u.id, device('d2', 'key-k2', ['x']), [logEntry(u.id)]);
+      expect(await st.data.length(log.id, MAIN)).toBe(2);
+      await st.meta.deleteStream(log.id, []);
+      await st.meta.updateDevice(dev.id, { nickname: 'n' }, [logEntry(u.id)]);
+      const log2 = (await st.streams.get(meta.id, 'log'))!;
+      expect(log2.id).not.toBe(log.id);
+      expect(await readAll(st, log2.id)).toHaveLength(1);
+      // A refused log insert refuses the whole write.
+      const refuse: LogEntry = { ...logEntry(u.id), rule: { ...rule(1), prepare: () => { throw new Error('no'); } } };
+      await expect(st.meta.updateUser(u.id, { nickname: 'never' }, [refuse])).rejects.toThrow('no');
+      expect((await st.users.getById(u.id))!.nickname).toBe('');
+      // No meta device: no entry, and the write still goes through.
+      await st.meta.deleteDevice(meta.id, []);
+      await st.meta.updateUser(u.id, { nickname: 'k' }, [logEntry(u.id)]);
+      expect((await st.users.getById(u.id))!.nickname).toBe('k');
+    } finally {
+      await st.close();
+    }
+  });
+
+  it('removes the datapoints of deleted streams, devices and users, and of cleared substreams', async () => {
+    const { st, schema } = await fresh();
+    const rows = async (id: number) =>
+      (await admin.query(`SELECT (SELECT count(*) FROM ${schema}.datapoints WHERE stream_id = $1)::int + (SELECT count(*) FROM ${schema}.chunks WHERE stream_id = $1)::int AS n`, [id])).rows[0].n as number;
+    try {
+      const u = await st.meta.createUser(user('Lea'), [device('a', 'key-la', ['s1', 's2']), device('b', 'key-lb', ['s3'])], []);
+      const a = (await st.devices.get(u.id, 'a'))!;
+      const b = (await st.devices.get(u.id, 'b'))!;
+      const [s1, s2] = await st.streams.listForDevice(a.id);
+      const [s3] = await st.streams.listForDevice(b.id);
+      for (const s of [s1, s2, s3]) {
+        await st.data.insertDatapoints({ streamId: s.id, deviceId: s.device_id, sub: MAIN }, rule(1500));
+        await st.data.insertDatapoints({ streamId: s.id, deviceId: s.device_id, sub: 1 }, rule(10));
+      }
+      expect(await st.data.length(s1.id, MAIN)).toBe(1500);
+      expect((await st.sizes()).datapoints).toBe(3 * 1510);
+
+      await st.meta.updateStream(s1.id, { downlink: false }, true, []);
+      expect([await st.data.length(s1.id, MAIN), await st.data.length(s1.id, 1)]).toEqual([1500, 0]);
+      await st.meta.clearSubstream(s1.id, MAIN, []);
+      expect(await st.data.length(s1.id, MAIN)).toBe(0);
+      expect(await rows(s1.id)).toBe(0);
+
+      expect(await rows(s2.id)).toBeGreaterThan(0);
+      await st.meta.deleteStream(s2.id, []);
+      expect(await rows(s2.id)).toBe(0);
+      await st.meta.deleteDevice(b.id, []);
+      expect(await rows(s3.id)).toBe(0);
+
+      await st.data.insertDatapoints({ streamId: s1.id, deviceId: a.id, sub: MAIN }, rule(5));
+      await st.meta.deleteUser(u.id, []);
+      expect(await rows(s1.id)).toBe(0);
+      expect((await st.sizes()).datapoints).toBe(0);
+    } finally {
+      await st.close();
+    }
+  });
+
+  it('serves the REST basics as a real app on PostgreSQL', async () => {
+    const { st } = await fresh();
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    const config = defaultConfig(dir);
+    config.failed_login_delay = 0;
+    const { app, services } = buildApp({ config, storage: st });
+    try {
+      await services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, await hashPassword('test'));
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const http = request(app.server);
+      const admin = 'Basic ' + Buffer.from('test:test').toString('base64');
+      let r = await http.post('/api/v1/crud/alice').set('Authorization', admin).send({ email: 'alice@localhost', password: 'pw', role: 'user', public: true });
+      expect(r.status).toBe(200);
+      const auth = 'Basic ' + Buffer.from('alice:pw').toString('base64');
+      r = await http.post('/api/v1/crud/alice/phone').set('Authorization', auth).send({ nickname: 'Phone' });
+      expect(r.status).toBe(200);
+      const key = r.body.apikey as string;
+      expect(key).toBeTruthy();
+      r = await http.post('/api/v1/crud/alice/phone/temp').set('Authorization', auth).send({ schema: '{"type":"number"}' });
+      expect(r.status).toBe(200);
+      const keyAuth = 'Basic ' + Buffer.from(`:${key}`).toString('base64');
+      r = await http.post('/api/v1/crud/alice/phone/temp/data').set('Authorization', keyAuth).send([{ t: 1, d: 1.5 }, { t: 2, d: 2 }, { t: 3, d: -3 }]);
+      expect(r.status).toBe(200);
+      r = await http.get('/api/v1/crud/alice/phone/temp/data?i1=0&i2=0').set('Authorization', auth);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual([{ t: 1, d: 1.5 }, { t: 2, d: 2 }, { t: 3, d: -3 }]);
+      r = await http.get('/api/v1/crud/alice/phone/temp/data?q=length').set('Authorization', auth);
+      expect(r.text).toBe('3');
+      r = await http.get('/api/v1/crud/alice/phone/temp/data?t1=1.5&t2=10').set('Authorization', auth);
+      expect(r.body).toEqual([{ t: 2, d: 2 }, { t: 3, d: -3 }]);
+      // Refused: the same name again, and an out-of-order datapoint.
+      r = await http.post('/api/v1/crud/alice/phone').set('Authorization', auth).send({});
+      expect(r.status).toBe(403);
+      expect(r.body.msg).toBe('Device with this name already exists');
+      r = await http.post('/api/v1/crud/alice/phone/temp/data').set('Authorization', keyAuth).send([{ t: 0.5, d: 1 }]);
+      expect(r.status).toBe(403);
+      expect(r.body.msg).toMatch(/^Greater timestamp already exists/);
+      // The meta log recorded the creates.
+      r = await http.get('/api/v1/crud/alice/meta/log/data?i1=0&i2=0').set('Authorization', auth);
+      expect(r.status).toBe(200);
+      expect((r.body as { d: { cmd: string } }[]).map((x) => x.d.cmd)).toEqual(expect.arrayContaining(['CreateDevice', 'CreateStream']));
+      r = await http.delete('/api/v1/crud/alice/phone').set('Authorization', auth);
+      expect(r.status).toBe(200);
+      r = await http.get('/api/v1/crud/alice/phone/temp').set('Authorization', auth);
+      expect(r.status).toBe(404);
+    } finally {
+      await app.close();
+      await st.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts a server and opens a folder for offline commands from a config that names PostgreSQL', async () => {
+    const { schema, uri } = schemaUri();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    try {
+      writeFileSync(path.join(dir, 'connectordb.conf'), JSON.stringify({ sql: { type: 'postgres', uri, pool: 3 } }));
+      const o = await openFolder(dir, { env: {} });
+      expect(o.storage.kind).toBe('postgres');
+      expect(o.sqlite).toBeUndefined();
+      await o.svc.users.insertUser({ name: 'root', email: 'root@localhost', password: 'pw', role: 'admin', public: false }, await hashPassword('pw'));
+      await o.close();
+      const config = (await import('../../src/config/load')).loadConfig(dir, { env: {} });
+      config.port = 0;
+      config.hostname = '127.0.0.1';
+      const s = await startServer(config, { logger: pino({ level: 'silent' }) });
+      try {
+        expect(s.storage.kind).toBe('postgres');
+        const r = await fetch(`${s.url.replace('localhost', '127.0.0.1')}/api/v1/crud/root`, { headers: { Authorization: 'Basic ' + Buffer.from('root:pw').toString('base64') } });
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as { name: string }).name).toBe('root');
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a missing database in one line', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = withDb(SERVER, 'no_such_db_pg_meta');
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/.*\/no_such_db_pg_meta \(sql\.uri\): database "no_such_db_pg_meta" does not exist/);
+    expect(e!.message).not.toContain('\n');
+  });
+});
+
+describe('PostgreSQL engine: a server that cannot be reached', () => {
+  it('fails at open with one line naming the setting and the reason, the password hidden', async () => {
+    const config = defaultConfig('.');
+    config.sql.type = 'postgres';
+    config.sql.uri = 'postgres://cdb:secret@127.0.0.1:1/cdb';
+    const e = await openStorage(config).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e).toBeInstanceOf(StorageOpenError);
+    expect(e!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/cdb:\*\*\*@127\.0\.0\.1:1\/cdb \(sql\.uri\): .*ECONNREFUSED/);
+    expect(e!.message).not.toContain('secret');
+    expect(e!.message).not.toContain('\n');
+    const keys = defaultConfig('.');
+    keys.sql.type = 'postgres';
+    keys.sql.uri = '';
+    keys.sql.hostname = '127.0.0.1';
+    keys.sql.port = 1;
+    const e2 = await openStorage(keys).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e2!.message).toMatch(/^Cannot open the PostgreSQL database postgres:\/\/postgres@127\.0\.0\.1:1\/connectordb \(sql\.hostname\/sql\.port\/sql\.username\/sql\.password\/sql\.database\): /);
   });
 });

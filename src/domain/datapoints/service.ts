@@ -241,7 +241,7 @@ export class DatapointService {
 
   private syncReads(): SyncReads {
     const sync = this.core.storage.sync;
-    // PostgreSQL will feed the pipeline by prefetch (storage/types.ts, SyncReads).
+    // Both engines have it (storage/types.ts, SyncReads); an engine without it cannot run pipelines.
     if (!sync) throw new Error('transforms, merges and datasets need an engine with synchronous reads');
     return sync;
   }

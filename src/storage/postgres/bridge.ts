@@ -65,17 +65,37 @@ interface Live {
 /** A query posted to the worker: `take` it for its rows, or `drop` it. */
 export type Ticket = number;
 
+interface Sent {
+  text: string;
+  values: unknown[];
+  array: boolean;
+}
+
+/**
+ * Answers kept for tickets not taken yet, at most: a read-ahead whose consumer paused (a slow
+ * socket) or vanished without closing its iterator must not pin memory. An evicted answer's
+ * statement is sent again when its ticket is taken.
+ */
+const EARLY_MAX = 32;
+/** Tickets remembered for re-sending, at most; past it the oldest are forgotten (taking one throws). */
+const SENT_MAX = 4096;
+
 export class PgSyncBridge {
   private live: Live | undefined;
   private nextId = 0;
   private closed = false;
   /** Replies that arrived while another one was awaited (a query sent ahead). */
   private readonly early = new Map<number, Reply>();
+  /** Every ticket not yet taken or dropped, with its statement (to send again if its answer is lost). */
+  private readonly sent = new Map<number, Sent>();
   /** Tickets abandoned before their reply came: the reply is thrown away on arrival. */
   private readonly dropped = new Set<number>();
   readonly timeoutMs: number;
-  /** Counters for the benchmark and tests: queries, and those answered before `take` had to wait. */
-  readonly stats = { queries: 0, ready: 0, restarts: 0, blockedMs: 0 };
+  /**
+   * For the benchmark and tests: statements sent, answers already in when `take` was called,
+   * workers replaced, and the main thread's time blocked (total, and the longest single wait).
+   */
+  readonly stats = { queries: 0, ready: 0, restarts: 0, blockedMs: 0, maxBlockMs: 0 };
 
   constructor(readonly options: SyncBridgeOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -88,31 +108,50 @@ export class PgSyncBridge {
 
   /** Posts a statement to the worker without waiting: it runs while the caller does other work. */
   send(text: string, values: unknown[] = [], array = false): Ticket {
-    const live = this.start();
     const id = ++this.nextId;
-    live.port.postMessage({ id, text, values, array });
+    const q: Sent = { text, values, array };
+    this.post(id, q);
+    this.sent.set(id, q);
+    if (this.sent.size > SENT_MAX) this.drop(this.sent.keys().next().value as number);
+    return id;
+  }
+
+  private post(id: number, q: Sent): void {
+    const live = this.start();
+    live.port.postMessage({ id, text: q.text, values: q.values, array: q.array });
     live.pending.add(id);
     this.stats.queries++;
-    return id;
   }
 
   /** Forgets a sent statement (an abandoned read-ahead): its answer is discarded when it comes. */
   drop(ticket: Ticket): void {
+    this.sent.delete(ticket);
     if (this.early.delete(ticket)) return;
     if (this.live?.pending.delete(ticket)) this.dropped.add(ticket);
   }
 
-  /** Blocks until the statement's answer is in: its rows, or its error thrown. */
+  /**
+   * Blocks until the statement's answer is in: its rows, or its error thrown. A statement whose
+   * answer was lost before it was asked for (its worker was replaced meanwhile, or the answer
+   * waited too long unclaimed) runs again now.
+   */
   take(ticket: Ticket): unknown[] {
-    const r = this.early.get(ticket) ?? this.wait(ticket);
-    this.early.delete(ticket);
+    const q = this.sent.get(ticket);
+    if (!q) throw new SyncQueryError('this PostgreSQL query was already answered, dropped or forgotten');
+    let r: Reply;
+    try {
+      r = this.early.get(ticket) ?? this.wait(ticket, q);
+    } finally {
+      this.sent.delete(ticket);
+      this.early.delete(ticket);
+    }
     if (r.error) throw new SyncQueryError(r.error.message, r.error.code, r.error.detail);
     return r.rows!;
   }
 
-  private wait(ticket: Ticket): Reply {
-    const live = this.live;
-    if (!live || !live.pending.has(ticket)) throw new SyncQueryError('the PostgreSQL query worker was restarted before this query was answered');
+  private wait(ticket: Ticket, q: Sent): Reply {
+    if (!this.live?.pending.has(ticket)) this.post(ticket, q);
+    const live = this.live!;
     const start = performance.now();
     const deadline = start + this.timeoutMs + (live.warm ? 0 : STARTUP_MS);
     let first = true;
@@ -132,6 +171,7 @@ export class PgSyncBridge {
             return r;
           }
           this.early.set(r.id, r);
+          if (this.early.size > EARLY_MAX) this.early.delete(this.early.keys().next().value as number);
         }
         if (Atomics.load(live.state, 1) === 1) {
           this.reset();
@@ -146,7 +186,9 @@ export class PgSyncBridge {
         Atomics.wait(live.state, 0, seen, left);
       }
     } finally {
-      this.stats.blockedMs += performance.now() - start;
+      const ms = performance.now() - start;
+      this.stats.blockedMs += ms;
+      if (ms > this.stats.maxBlockMs) this.stats.maxBlockMs = ms;
     }
   }
 
@@ -193,12 +235,14 @@ export class PgSyncBridge {
     return live;
   }
 
-  /** Discards the worker and starts the next one (it connects while the caller handles the error). */
+  /**
+   * Discards the worker and starts the next one (it connects while the caller handles the error).
+   * Answers already received stay valid; statements still in flight run again when taken.
+   */
   private reset(): void {
     const live = this.live;
     if (!live) return;
     this.live = undefined;
-    this.early.clear();
     this.dropped.clear();
     this.stats.restarts++;
     live.port.close();

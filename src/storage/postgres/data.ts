@@ -74,11 +74,11 @@ interface SubPlan {
 }
 
 /**
- * Inserts a group of batches in the caller's transaction (`begin`: this call opens it, in the same
- * round trip as the locks). Each batch goes through its rule in order against the state the
+ * Inserts a group of batches in the caller's transaction, or (`begin`) in its own: BEGIN goes in
+ * the round trip of the locks and COMMIT in that of the writes (on a throw the caller rolls back). Each batch goes through its rule in order against the state the
  * previous ones left, so the result equals inserting them one after another; a batch its rule or a
  * quota refuses changes nothing. SQL errors reject the whole call (the caller rolls back).
- * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes) [+1 when a full tail is
+ * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes + COMMIT) [+1 when a full tail is
  * sealed: its rows] [+ retention's, only when whole chunks fall outside it].
  */
 export async function insertGroupOn(c: Queryable, items: readonly Item[], begin = false): Promise<Outcome[]> {
@@ -144,18 +144,28 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
     }
   }
   const touched = [...state.values()].filter((sp) => sp.points.length > 0);
-  if (touched.length > 0) await writeAppends(c, touched);
-  for (const sp of touched) if (sp.keep) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep);
+  const retain = touched.filter((sp) => sp.keep);
+  let committed = !begin;
+  if (touched.length > 0) {
+    const write = await planAppends(c, touched);
+    if (begin && retain.length === 0) {
+      await multi(c, `${write}; COMMIT`);
+      committed = true;
+    } else await c.query(write);
+  }
+  for (const sp of retain) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep!);
+  if (!committed) await c.query('COMMIT');
   return out;
 }
 
 /**
  * Appends each substream's new points after its locked state, in one statement for all of them:
- * tail rows through unnest, chunks through unnest, the summaries through UPDATE … FROM unnest.
+ * tail rows, chunks and summaries as data-modifying CTEs of one UPDATE.
+ * Returns the statement; the caller runs it (with COMMIT when it owns the transaction).
  * When the tail and the new points fill a chunk, the tail is sealed with them (its rows fetched
  * first); a big batch goes straight into chunks and only its remainder becomes tail rows.
  */
-async function writeAppends(c: Queryable, subs: SubPlan[]): Promise<void> {
+async function planAppends(c: Queryable, subs: SubPlan[]): Promise<string> {
   const seal: SubPlan[] = [];
   for (const sp of subs) {
     const b = sp.before;
@@ -220,31 +230,47 @@ async function writeAppends(c: Queryable, subs: SubPlan[]): Promise<void> {
     addTail(sp, s.sealed, all, from);
     s.tail_bytes = rest;
   }
-  const values: unknown[] = [];
-  const p = (v: unknown): string => {
-    values.push(v);
-    return `$${values.length}`;
-  };
+  // One parameterless statement with the values inlined (ints and floats checked, texts
+  // escaped, blobs hex), so the owner of the transaction can send COMMIT in the same round trip.
   const ctes: string[] = [];
   if (del.s.length > 0) {
-    ctes.push(`del AS (DELETE FROM datapoints d USING unnest(${p(del.s)}::int[], ${p(del.b)}::int2[], ${p(del.f)}::int8[]) AS k(s, b, f)
-      WHERE d.stream_id = k.s AND d.sub = k.b AND d.idx >= k.f)`);
+    const rows = del.s.map((sid, q) => `(${int(sid)}, ${int(del.b[q])}, ${int(del.f[q])})`).join(', ');
+    ctes.push(`del AS (DELETE FROM datapoints d USING (VALUES ${rows}) AS k(s, b, f) WHERE d.stream_id = k.s AND d.sub = k.b AND d.idx >= k.f)`);
   }
   if (ch.s.length > 0) {
-    ctes.push(`ch AS (INSERT INTO chunks (stream_id, sub, i1, i2, t1, t2, wire, data)
-      SELECT * FROM unnest(${p(ch.s)}::int[], ${p(ch.b)}::int2[], ${p(ch.i1)}::int8[], ${p(ch.i2)}::int8[], ${p(ch.t1)}::float8[], ${p(ch.t2)}::float8[], ${p(ch.w)}::int8[], ${p(ch.d)}::bytea[]))`);
+    const rows = ch.s
+      .map((sid, q) => `(${int(sid)}, ${int(ch.b[q])}, ${int(ch.i1[q])}, ${int(ch.i2[q])}, ${num(ch.t1[q])}, ${num(ch.t2[q])}, ${int(ch.w[q])}, decode('${ch.d[q].toString('hex')}', 'hex'))`)
+      .join(', ');
+    ctes.push(`ch AS (INSERT INTO chunks (stream_id, sub, i1, i2, t1, t2, wire, data) VALUES ${rows})`);
   }
   if (tl.s.length > 0) {
-    ctes.push(`tl AS (INSERT INTO datapoints (stream_id, sub, idx, t, j)
-      SELECT * FROM unnest(${p(tl.s)}::int[], ${p(tl.b)}::int2[], ${p(tl.i)}::int8[], ${p(tl.t)}::float8[], ${p(tl.j)}::text[]))`);
+    const parts: string[] = new Array(tl.s.length);
+    for (let q = 0; q < tl.s.length; q++) parts[q] = `(${int(tl.s[q])}, ${int(tl.b[q])}, ${int(tl.i[q])}, ${num(tl.t[q])}, ${lit(tl.j[q])})`;
+    ctes.push(`tl AS (INSERT INTO datapoints (stream_id, sub, idx, t, j) VALUES ${parts.join(', ')})`);
   }
+  const rows = subs
+    .map((sp) => {
+      const a = sp.after;
+      return `(${int(sp.streamId)}, ${int(sp.sub)}, ${int(a.length)}, ${num(a.last_t)}, ${int(a.bytes)}, ${int(a.base)}, ${int(a.sealed)}, ${int(a.tail_bytes)})`;
+    })
+    .join(', ');
   const up = `UPDATE substreams x SET length = k.length, last_t = k.last_t, bytes = k.bytes, base = k.base, sealed = k.sealed, tail_bytes = k.tail_bytes
-    FROM unnest(${p(subs.map((sp) => sp.streamId))}::int[], ${p(subs.map((sp) => sp.sub))}::int2[], ${p(subs.map((sp) => sp.after.length))}::int8[],
-                ${p(subs.map((sp) => sp.after.last_t))}::float8[], ${p(subs.map((sp) => sp.after.bytes))}::int8[], ${p(subs.map((sp) => sp.after.base))}::int8[],
-                ${p(subs.map((sp) => sp.after.sealed))}::int8[], ${p(subs.map((sp) => sp.after.tail_bytes))}::int8[])
-         AS k(s, b, length, last_t, bytes, base, sealed, tail_bytes)
-   WHERE x.stream_id = k.s AND x.sub = k.b`;
-  await c.query(ctes.length ? `WITH ${ctes.join(',\n')}\n${up}` : up, values);
+    FROM (VALUES ${rows}) AS k(s, b, length, last_t, bytes, base, sealed, tail_bytes) WHERE x.stream_id = k.s AND x.sub = k.b`;
+  return ctes.length ? `WITH ${ctes.join(',\n')}\n${up}` : up;
+}
+
+/** A float8 literal (timestamps: finite by validation; checked anyway). */
+function num(x: number): string {
+  if (!Number.isFinite(x)) throw new TypeError(`not a finite number: ${x}`);
+  return `${x}::float8`;
+}
+
+/**
+ * A text literal. Without backslashes a plain '…' means the same whatever
+ * standard_conforming_strings says; with them, E'…' always interprets the doubled backslashes.
+ */
+function lit(s: string): string {
+  return s.includes('\\') ? `E'${s.replace(/[\\']/g, '$&$&')}'` : `'${s.replace(/'/g, "''")}'`;
 }
 
 interface ChunkCols {
@@ -475,7 +501,7 @@ export interface PgDatapointsOptions {
    * engine's index.ts wires meta.ts's LogEntry logic in here).
    */
   log?: (c: pg.PoolClient, entries: LogEntry[]) => Promise<void>;
-  /** Insert groups committing at once (each on its own pooled client). */
+  /** Insert groups committing at once, each on its own pooled client (default 2; 1 with a pool of 3 or fewer). */
   writers?: number;
 }
 
@@ -489,13 +515,16 @@ export interface PgDatapointsOptions {
 export class PgDatapoints implements DatapointStorage {
   private queue: Pending[] = [];
   private running = 0;
+  private scheduled = false;
+  /** Substreams of the groups committing now. */
+  private readonly busy = new Set<string>();
   private readonly writers: number;
 
   constructor(
     private readonly db: PgDb,
     private readonly opts: PgDatapointsOptions = {},
   ) {
-    this.writers = opts.writers ?? 1;
+    this.writers = opts.writers ?? Math.max(1, Math.min(2, Math.floor(db.options.max / 2)));
   }
 
   length(streamId: number, sub: Sub): Promise<number> {
@@ -511,20 +540,37 @@ export class PgDatapoints implements DatapointStorage {
     if (this.db.bound) return this.db.tx((c) => insertOn(c, target, rule));
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ target, rule, resolve, reject });
-      if (this.running < this.writers) void this.flush();
+      // Deferred a turn of the event loop so the inserts arriving together share a group.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
-  private async flush(): Promise<void> {
-    this.running++;
-    try {
-      while (this.queue.length > 0) {
-        const group = this.queue;
-        this.queue = [];
-        await this.commitGroup(group);
-      }
-    } finally {
-      this.running--;
+  /**
+   * Starts groups while fewer than `writers` commit: each takes every queued insert whose
+   * substream no committing group holds (a second group on a held substream would only wait for
+   * its row lock); the others stay queued, in order, for the next group.
+   */
+  private pump(): void {
+    while (this.running < this.writers && this.queue.length > 0) {
+      const group: Pending[] = [];
+      const rest: Pending[] = [];
+      for (const p of this.queue) (this.busy.has(key(p.target.streamId, p.target.sub)) ? rest : group).push(p);
+      if (group.length === 0) return;
+      this.queue = rest;
+      const keys = new Set(group.map((p) => key(p.target.streamId, p.target.sub)));
+      for (const k of keys) this.busy.add(k);
+      this.running++;
+      void this.commitGroup(group).finally(() => {
+        for (const k of keys) this.busy.delete(k);
+        this.running--;
+        this.pump();
+      });
     }
   }
 
@@ -554,14 +600,12 @@ export class PgDatapoints implements DatapointStorage {
     }
   }
 
-  /** BEGIN (sent with the locks) … COMMIT on one pooled client. */
+  /** The group in its own transaction on one pooled client. */
   private async runGroup(group: Pending[]): Promise<Outcome[]> {
     const c = await this.db.pool.connect();
     let broken = false;
     try {
-      const out = await insertGroupOn(c, group, true);
-      await c.query('COMMIT');
-      return out;
+      return await insertGroupOn(c, group, true);
     } catch (e) {
       try {
         await c.query('ROLLBACK');

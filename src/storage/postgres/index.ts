@@ -1,20 +1,24 @@
-import type {
-  DatapointStorage,
-  DeviceReads,
-  DeviceRow,
-  MetaWrites,
-  Storage,
-  StorageSizes,
-  StreamReads,
-  StreamRow,
-  SyncReads,
-  UserReads,
-  UserRow,
+import {
+  type DatapointStorage,
+  type DeviceReads,
+  type DeviceRow,
+  type MetaWrites,
+  type Storage,
+  type StorageSizes,
+  type StreamReads,
+  type StreamRow,
+  type SyncReads,
+  type UserReads,
+  type UserRow,
+  NEW_USER,
 } from '../types';
+import pg from 'pg';
 import { PgDb } from './db';
-import { type TxData, deviceReads, metaWrites, resolveStream, streamReads, userReads } from './meta';
+import { PgDatapoints, dropStreamsData, dropSubstreamData, insertOn } from './data';
+import { type TxData, deviceReads, logWriter, metaWrites, resolveStream, streamReads, userReads } from './meta';
 import { migrate } from './migrate';
 import { MetaListener } from './notify';
+import { openPgSyncReads } from './sync';
 
 export { PgDb } from './db';
 
@@ -25,7 +29,14 @@ export interface PgOpenOptions {
   pool: number;
   /** Name in pg_stat_activity. */
   applicationName?: string;
-  /** A synchronous reader for the query pipeline (storage/types.ts SyncReads), built on the pool. */
+  /** How long the first connection may take before open() gives up (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Insert groups committing at once, each on its own pooled client (default 1). */
+  writers?: number;
+  /**
+   * A synchronous reader for the query pipeline (storage/types.ts SyncReads); by default
+   * sync.ts's, over a worker thread with its own connection. close() closes it when it can.
+   */
   sync?: SyncReads | ((db: PgDb) => SyncReads);
 }
 
@@ -49,30 +60,33 @@ export class PgStorage implements Storage {
 
   private constructor(
     readonly db: PgDb,
-    data: { storage: DatapointStorage; tx: TxData },
     opts: PgOpenOptions,
   ) {
     const changed = () => this.changed();
     this.users = userReads(db);
     this.devices = deviceReads(db);
     this.streams = streamReads(db);
-    this.data = data.storage;
-    this.meta = metaWrites(db, data.tx, changed);
+    const tx: TxData = { insertOn, dropStreams: dropStreamsData, dropSubstream: dropSubstreamData };
+    const log = logWriter(tx);
+    this.data = new PgDatapoints(db, { log: (c, entries) => log(c, entries, NEW_USER), writers: opts.writers });
+    this.meta = metaWrites(db, tx, changed);
     this.listener = new MetaListener(opts.uri, changed, `${opts.applicationName ?? 'connectordb'}-listen`);
-    if (opts.sync) this.sync = typeof opts.sync === 'function' ? opts.sync(db) : opts.sync;
+    this.sync = !opts.sync ? openPgSyncReads({ uri: opts.uri, applicationName: opts.applicationName }) : typeof opts.sync === 'function' ? opts.sync(db) : opts.sync;
   }
 
   /** Connects, applies the migrations, starts listening for other processes' changes. */
   static async open(opts: PgOpenOptions): Promise<PgStorage> {
+    await probe(opts.uri, opts.connectTimeoutMs ?? 10_000);
     const db = new PgDb({ uri: opts.uri, max: opts.pool, applicationName: opts.applicationName });
     let st: PgStorage | undefined;
     try {
       await migrate(db);
-      st = new PgStorage(db, pendingData(), opts);
+      st = new PgStorage(db, opts);
       await st.listener.start();
       return st;
     } catch (e) {
       await st?.listener.close();
+      await st?.closeSync();
       await db.close().catch(() => {});
       throw e;
     }
@@ -128,26 +142,25 @@ export class PgStorage implements Storage {
 
   async close(): Promise<void> {
     await this.listener.close();
+    await this.closeSync();
     await this.db.close();
+  }
+
+  private async closeSync(): Promise<void> {
+    await (this.sync as { close?: () => Promise<void> } | undefined)?.close?.();
   }
 }
 
-/** Until data.ts (pg-data) is merged: the datapoint engine refuses every call. */
-function pendingData(): { storage: DatapointStorage; tx: TxData } {
-  const no = (): never => {
-    throw new Error('PostgreSQL datapoint storage is not built yet');
-  };
-  const rej = () => Promise.reject(new Error('PostgreSQL datapoint storage is not built yet'));
-  return {
-    storage: {
-      length: rej,
-      time2index: rej,
-      insertDatapoints: rej,
-      readBatches: no,
-      deleteRange: rej,
-      sweepRetention: rej,
-      storageStats: rej,
-    },
-    tx: { insertOn: rej, dropStreams: () => Promise.resolve(), dropSubstream: () => Promise.resolve() },
-  };
+/**
+ * One connection with a timeout before the pool is made: the pool waits forever for a server that
+ * drops packets, and an operator starting a server wants the reason at once.
+ */
+async function probe(uri: string, timeoutMs: number): Promise<void> {
+  const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: timeoutMs });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+  } finally {
+    await c.end().catch(() => {});
+  }
 }

@@ -60,11 +60,11 @@ const STREAM_SET = new Set<string>(STREAM_COLS.filter((c) => c !== 'id'));
  */
 export interface TxData {
   /** One insert inside the caller's transaction (LogEntry): the index of its first point, or -1. */
-  insertOn(c: pg.PoolClient, target: InsertTarget, rule: InsertRule): Promise<number>;
-  /** Removes every datapoint (tail and chunks) of these streams. */
-  dropStreams(c: pg.PoolClient, streamIds: number[]): Promise<void>;
+  insertOn(c: Queryable, target: InsertTarget, rule: InsertRule): Promise<number>;
+  /** Removes every datapoint (tail and chunks) and summary of these streams. */
+  dropStreams(c: Queryable, streamIds: readonly number[]): Promise<void>;
   /** Removes one substream's datapoints and its summary row. */
-  dropSubstream(c: pg.PoolClient, streamId: number, sub: Sub): Promise<void>;
+  dropSubstream(c: Queryable, streamId: number, sub: Sub): Promise<void>;
 }
 
 async function one<R extends pg.QueryResultRow>(q: Queryable, text: string, values: unknown[]): Promise<R | undefined> {
@@ -157,6 +157,7 @@ const STREAM_INS = STREAM_COLS.filter((c) => c !== 'id');
 const INSERT_USER = insertSql('users', USER_INS, U);
 const INSERT_DEVICE = insertSql('devices', DEVICE_INS, D);
 const INSERT_STREAM = insertSql('streams', STREAM_INS, S);
+const INSERT_STREAM_IF_NEW = INSERT_STREAM.replace(/ RETURNING .*$/s, ' ON CONFLICT (device_id, name) DO NOTHING RETURNING id');
 
 const userValues = (u: NewUser): unknown[] => USER_INS.map((c) => u[c]);
 const deviceValues = (d: NewDevice): unknown[] => DEVICE_INS.map((c) => (c === 'apikey_hash' ? apikeyHash(d.apikey) : d[c as keyof NewDevice]));
@@ -177,6 +178,33 @@ async function update(c: Queryable, table: string, allowed: Set<string>, id: num
 }
 
 /**
+ * The meta-log entries of one operation, in its transaction (SqliteStorage.logNow): the user's
+ * `meta` device (no entry when it is gone), its `log` stream re-created when missing, then the
+ * insert with the entry's rule. Shared with the datapoint engine (deletes of a range log too).
+ */
+export function logWriter(data: Pick<TxData, 'insertOn'>): (c: pg.PoolClient, entries: LogEntry[], newUserId: number) => Promise<void> {
+  return async (c, entries, newUserId) => {
+    for (const e of entries) {
+      const uid = e.userId === NEW_USER ? newUserId : e.userId;
+      const r = await one<{ did: number; sid: number | null }>(
+        c,
+        `SELECT d.id AS did, s.id AS sid FROM devices d LEFT JOIN streams s ON s.device_id = d.id AND s.name = 'log'
+          WHERE d.user_id = $1 AND d.name = 'meta'`,
+        [uid],
+      );
+      if (!r) continue;
+      let sid = r.sid;
+      if (sid === null) {
+        // ON CONFLICT: two writes of one user re-creating the log at once both go on.
+        const ins = await one<{ id: number }>(c, INSERT_STREAM_IF_NEW, streamValues({ ...e.logStream, device_id: r.did }));
+        sid = ins ? ins.id : (await one<{ id: number }>(c, "SELECT id FROM streams WHERE device_id = $1 AND name = 'log'", [r.did]))!.id;
+      }
+      await data.insertOn(c, { streamId: sid, deviceId: r.did, sub: MAIN }, e.rule);
+    }
+  };
+}
+
+/**
  * MetaWrites on PostgreSQL. `changed` runs after every write, committed or not (a rolled-back
  * write may have been seen half-done by a cache, as on SQLite).
  */
@@ -191,26 +219,7 @@ export function metaWrites(db: PgDb, data: TxData, changed: () => void): MetaWri
     }
   };
 
-  /** The meta-log entries of one operation, in its transaction (SqliteStorage.logNow). */
-  const logNow = async (c: pg.PoolClient, entries: LogEntry[], newUserId: number): Promise<void> => {
-    for (const e of entries) {
-      const uid = e.userId === NEW_USER ? newUserId : e.userId;
-      const r = await one<{ did: number; sid: number | null }>(
-        c,
-        `SELECT d.id AS did, s.id AS sid FROM devices d LEFT JOIN streams s ON s.device_id = d.id AND s.name = 'log'
-          WHERE d.user_id = $1 AND d.name = 'meta'`,
-        [uid],
-      );
-      if (!r) continue;
-      let sid = r.sid;
-      if (sid === null) {
-        // ON CONFLICT: two writes of one user re-creating the log at once both go on.
-        const ins = await one<{ id: number }>(c, `${INSERT_STREAM.replace(/ RETURNING .*$/s, '')} ON CONFLICT (device_id, name) DO NOTHING RETURNING id`, streamValues({ ...e.logStream, device_id: r.did }));
-        sid = ins ? ins.id : (await one<{ id: number }>(c, "SELECT id FROM streams WHERE device_id = $1 AND name = 'log'", [r.did]))!.id;
-      }
-      await data.insertOn(c, { streamId: sid, deviceId: r.did, sub: MAIN }, e.rule);
-    }
-  };
+  const logNow = logWriter(data);
 
   const insertTree = async (c: pg.PoolClient, userId: number, tree: NewDeviceTree): Promise<DeviceRow> => {
     const d = (await c.query<DeviceRow>(INSERT_DEVICE, deviceValues({ ...tree.device, user_id: userId }))).rows[0];
