@@ -117,9 +117,11 @@ describe('configuration at start (real process)', () => {
   it('environment overrides the file and flags override the environment; obsolete keys only warn', async () => {
     const dir = path.join(tmp('cdb-envconf-'), 'db');
     expect(cli(['create', dir]).status).toBe(0);
-    writeFileSync(path.join(dir, 'connectordb.conf'), '{"port": 1, "hostname": "127.0.0.1", "nats": {"port": 4223}}');
+    // On PostgreSQL the original's `nats` section configures the bus: `redis` is unused on both engines.
+    const unused = onPostgres ? '"redis": {"port": 6380}' : '"nats": {"port": 4223}';
+    writeFileSync(path.join(dir, 'connectordb.conf'), `{"port": 1, "hostname": "127.0.0.1", ${unused}}`);
     const s = await startServer(['run', dir], { CONNECTORDB_PORT: '0' });
-    expect(s.out()).toContain('Ignoring options of the original ConnectorDB that this server does not use: nats');
+    expect(s.out()).toContain(`Ignoring options of the original ConnectorDB that this server does not use: ${onPostgres ? 'redis' : 'nats'}`);
     s.proc.kill('SIGTERM');
     expect(await s.exit).toBe(0);
     const s2 = await startServer(['run', dir, '--port', '0'], { CONNECTORDB_PORT: '1' });
