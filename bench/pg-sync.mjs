@@ -18,6 +18,10 @@ const { openPgSyncReads } = require('../dist/storage/postgres/sync.js');
 const { piecesPlan, runPiecesSync } = require('../dist/storage/postgres/reads.js');
 const { SqliteStorage } = require('../dist/storage/index.js');
 const { compileTransform } = require('../dist/domain/datapoints/transform.js');
+const { PgStorage } = require('../dist/storage/postgres/index.js');
+const { buildApp } = require('../dist/app.js');
+const { defaultConfig } = require('../dist/config/index.js');
+const { hashPassword } = require('../dist/domain/users/passwords.js');
 
 const URI = process.env.PG_URI ?? 'postgres://cdb@127.0.0.1:55432/pg_sync';
 const N = Number(process.env.BENCH_N ?? 1_000_000);
@@ -67,6 +71,7 @@ function timed(fn) {
 const admin = new pg.Client({ connectionString: URI });
 await admin.connect();
 await admin.query(`CREATE SCHEMA ${schema}`);
+await admin.query(`CREATE SCHEMA ${schema}_app`);
 const db = new PgDb({ uri, max: 4 });
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-pgsync-'));
 const sq = SqliteStorage.open(path.join(dir, 'db.sqlite3'));
@@ -139,11 +144,63 @@ try {
     }
     console.log(`pg-sync  sum | if last over ${fmt(N)}, ${label.padEnd(34)} ${best.toFixed(3)} s = ${fmt(N / best)} dp/s${stat}`);
   }
+
+  // End to end, in-process server on each engine: GET …/data?transform=sum | if last over the
+  // same 1M points, while another client asks for a stream's length every 5 ms — the longest of
+  // those answers is what the pipeline (and, on PostgreSQL, its waits on the bridge) cost others.
+  for (const engine of ['postgres', 'sqlite']) {
+    const storage = engine === 'postgres' ? await PgStorage.open({ uri: `${URI}${URI.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}_app`)}`, pool: 4 }) : SqliteStorage.open(path.join(dir, 'app.sqlite3'));
+    const config = defaultConfig(path.join(dir, engine));
+    config.failed_login_delay = 0;
+    const { app, services } = buildApp({ config, storage });
+    await services.users.insertUser({ name: 'bench', email: 'b@x', password: 'bench', role: 'admin', public: false }, await hashPassword('bench'));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${app.server.address().port}/api/v1/crud/bench/user`;
+    const auth = { Authorization: 'Basic ' + Buffer.from('bench:bench').toString('base64'), 'Content-Type': 'application/json' };
+    const ok = async (r) => {
+      if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
+      return r.text();
+    };
+    await ok(await fetch(`${base}/num`, { method: 'POST', headers: auth, body: '{}' }));
+    await ok(await fetch(`${base}/other`, { method: 'POST', headers: auth, body: '{}' }));
+    for (let i = 0; i < N; i += 10_000) {
+      const pts = [];
+      for (let k = i; k < Math.min(N, i + 10_000); k++) pts.push({ t: 1.5e9 + k * 0.1, d: (k * 7919) % 100 });
+      await ok(await fetch(`${base}/num/data`, { method: 'POST', headers: auth, body: JSON.stringify(pts) }));
+    }
+    const url = `${base}/num/data?i1=0&i2=0&transform=${encodeURIComponent('sum | if last')}`;
+    let secs = 0;
+    let worst = 0;
+    for (let pass = 0; pass < 3; pass++) {
+      let running = true;
+      let maxLat = 0;
+      const pinger = (async () => {
+        while (running) {
+          const t0 = performance.now();
+          await ok(await fetch(`${base}/other/data?q=length`, { headers: auth }));
+          maxLat = Math.max(maxLat, performance.now() - t0);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const t0 = performance.now();
+      const body = JSON.parse(await ok(await fetch(url, { headers: auth })));
+      secs = (performance.now() - t0) / 1000;
+      running = false;
+      await pinger;
+      worst = maxLat;
+      if (body[0].d !== want) throw new Error('wrong sum');
+    }
+    console.log(`pg-sync  end to end on ${engine.padEnd(8)} transform=sum | if last over ${fmt(N)}: ${secs.toFixed(3)} s; a length request meanwhile waited up to ${worst.toFixed(0)} ms`);
+    await app.close();
+    await storage.close();
+    if (engine === 'postgres') await admin.query(`DROP SCHEMA ${schema}_app CASCADE`);
+  }
 } finally {
   await reads?.close();
   await sq.close();
   rmSync(dir, { recursive: true, force: true });
   await db.close();
   await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema}_app CASCADE`);
   await admin.end();
 }

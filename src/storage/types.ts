@@ -294,6 +294,12 @@ export interface DatapointStorage {
  * An engine may leave `Storage.sync` undefined; the pipeline's routes then fail with a 500.
  */
 export interface SyncReads {
+  /**
+   * True when every call blocks the event loop for a round trip to a server (PostgreSQL): the
+   * services then take the awaited DatapointStorage path wherever they can await (plans of plain
+   * reads), and these reads only where the pipeline needs them synchronously.
+   */
+  readonly remote?: boolean;
   resolveStream(user: string, device: string, stream: string): { user?: UserRow; device?: DeviceRow; stream?: StreamRow };
   length(streamId: number, sub: Sub): number;
   time2index(streamId: number, sub: Sub, t: number, length?: number): number;

@@ -324,6 +324,18 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     expect(await data.length(twin.pgIds[1], MAIN)).toBe(3);
   });
 
+  it('a first batch that stores nothing leaves no substream behind, like the SQLite engine', async () => {
+    await twin.insert(0, MAIN, []);
+    await twin.insert(0, DOWNLINK, series(2, 1), { fail: new Error('refused') });
+    expect(await data.storageStats()).toEqual(await sq.data.storageStats());
+    expect(await data.storageStats()).toEqual([]);
+    await twin.insert(0, MAIN, series(2, 1));
+    await twin.deleteRange(0, MAIN, 0, 2);
+    await twin.insert(0, MAIN, []);
+    expect((await data.storageStats()).map((x) => ({ ...x, streamId: 0 }))).toEqual((await sq.data.storageStats()).map((x) => ({ ...x, streamId: 0 })));
+    await twin.same(0, MAIN);
+  });
+
   it('insertOn joins the caller transaction; dropStreamData and dropSubstreamData remove data and summary', async () => {
     const id = twin.pgIds[0];
     await expect(
@@ -346,6 +358,35 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     expect(await data.storageStats([id])).toEqual([]);
     const left = await db.query('SELECT (SELECT count(*) FROM datapoints) + (SELECT count(*) FROM chunks) AS n');
     expect(left.rows[0].n).toBe(0);
+  });
+
+  it('a streaming read misses nothing when a seal moves tail rows into a chunk between its pulls', async () => {
+    const id = twin.pgIds[0];
+    await twin.insert(0, MAIN, series(16 * 1000 + 1500, 1));
+    const it = data.readBatches(id, MAIN, 0, 1e9);
+    const got: string[] = [];
+    let pulls = 0;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      got.push(...r.value);
+      // After the first chunk: the 500 tail rows at the end are sealed with 600 new points.
+      if (++pulls === 1) await twin.insert(0, MAIN, series(600, 1e6));
+    }
+    // The read saw the length of its first statement: every point that existed then, once, in order.
+    expect(got).toEqual((await all(sq.data.readBatches(twin.sqIds[0], MAIN, 0, 16 * 1000 + 1500))));
+    await twin.same(0, MAIN);
+  });
+
+  it('a read stopped early leaves no statement running and the pool usable', async () => {
+    const id = twin.pgIds[0];
+    await twin.insert(0, MAIN, series(40 * 1000, 1));
+    for (let k = 0; k < 3; k++) {
+      for await (const b of data.readBatches(id, MAIN, 0, 40 * 1000)) {
+        expect(b.length).toBe(1000);
+        break;
+      }
+    }
+    expect(db.pool.waitingCount).toBe(0);
+    expect(await data.length(id, MAIN)).toBe(40000);
   });
 
   it('runs the read plans with a synchronous driver the same as the async one', async () => {
@@ -440,5 +481,40 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine, two pro
     const [s] = await engines[0].storageStats([id]);
     expect(s.datapoints).toBe(total);
     expect(s.chunks).toBe(Math.floor(total / 1000));
+  });
+
+  it('a substream cleared while writers of two processes insert into it leaves no row behind', async () => {
+    const engines = dbs.map((d) => new PgDatapoints(d));
+    const id = streamIds[0];
+    let stop = false;
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      let k = 0;
+      while (!stop) {
+        const n = k++ % 7 === 0 ? 400 : 3;
+        await engines[w % 2].insertDatapoints({ streamId: id, deviceId, sub: DOWNLINK }, rule(series(n, k, (i) => `${w}:${i}`, 0)));
+      }
+    });
+    for (let r = 0; r < 8; r++) {
+      await new Promise((res) => setTimeout(res, 60));
+      await dbs[r % 2].tx((c) => dropSubstreamData(c, id, DOWNLINK));
+    }
+    stop = true;
+    await Promise.all(writers);
+    // What is stored is exactly what the summary says: every index once, nothing orphaned.
+    const q = await dbs[0].query(
+      `SELECT s.base, s.length, s.sealed,
+              (SELECT coalesce(sum(i2 - i1 + 1), 0)::int8 FROM chunks c WHERE c.stream_id = s.stream_id AND c.sub = s.sub) AS in_chunks,
+              (SELECT count(*) FROM datapoints d WHERE d.stream_id = s.stream_id AND d.sub = s.sub) AS in_tail,
+              (SELECT count(*) FROM datapoints d WHERE d.stream_id = s.stream_id AND d.sub = s.sub AND d.idx < s.sealed) AS stale
+         FROM substreams s WHERE s.stream_id = $1 AND s.sub = $2`,
+      [id, DOWNLINK],
+    );
+    const row = q.rows[0] as { base: number; length: number; sealed: number; in_chunks: number; in_tail: number; stale: number };
+    expect(row.in_chunks + row.in_tail).toBe(row.length);
+    expect(row.stale).toBe(0);
+    const rows = await all(engines[1].readBatches(id, DOWNLINK, 0, row.length));
+    expect(rows.length).toBe(row.length);
+    // And the substream takes inserts again.
+    expect(await engines[0].insertDatapoints({ streamId: id, deviceId, sub: DOWNLINK }, rule(series(1, 1e9)))).toBe(row.length);
   });
 });

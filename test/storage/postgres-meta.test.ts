@@ -518,6 +518,57 @@ describe.skipIf(!PG_UP)('PostgreSQL engine: migrations and metadata', () => {
     }
   });
 
+  it('two apps on one database: a key reset, a password change and a device delete through A are refused by B within a second', async () => {
+    const { st: a, uri } = await fresh();
+    const b = await PgStorage.open({ uri, pool: 3 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'cdb-pgmeta-'));
+    const config = defaultConfig(dir);
+    config.failed_login_delay = 0;
+    const A = buildApp({ config, storage: a });
+    const B = buildApp({ config, storage: b });
+    try {
+      await A.services.users.insertUser({ name: 'test', email: 'test@localhost', password: 'test', role: 'admin', public: false }, await hashPassword('test'));
+      await A.app.listen({ host: '127.0.0.1', port: 0 });
+      await B.app.listen({ host: '127.0.0.1', port: 0 });
+      const ha = request(A.app.server);
+      const hb = request(B.app.server);
+      const basicAuth = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+      expect((await ha.post('/api/v1/crud/bob').set('Authorization', basicAuth('test', 'test')).send({ email: 'bob@localhost', password: 'pw', role: 'user', public: true })).status).toBe(200);
+      const dev = await ha.post('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw')).send({});
+      const key = dev.body.apikey as string;
+      const refusedWithin = async (auth: string, url: string): Promise<number> => {
+        const t0 = Date.now();
+        for (;;) {
+          const r = await hb.get(url).set('Authorization', auth);
+          if (r.status !== 200) return Date.now() - t0;
+          if (Date.now() - t0 > 1000) throw new Error(`B still accepts ${url} after 1 s`);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      };
+      // B has logged the key and the password in (its caches hold them).
+      expect((await hb.get('/api/v1/crud/bob/phone').set('Authorization', basicAuth('', key))).status).toBe(200);
+      expect((await hb.get('/api/v1/crud/bob').set('Authorization', basicAuth('bob', 'pw'))).status).toBe(200);
+
+      const reset = await ha.put('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw')).send({ apikey: '' });
+      expect(reset.status).toBe(200);
+      expect(await refusedWithin(basicAuth('', key), '/api/v1/crud/bob/phone')).toBeLessThan(1000);
+      const key2 = reset.body.apikey as string;
+      expect((await hb.get('/api/v1/crud/bob/phone').set('Authorization', basicAuth('', key2))).status).toBe(200);
+
+      expect((await ha.put('/api/v1/crud/bob').set('Authorization', basicAuth('bob', 'pw')).send({ password: 'pw2' })).status).toBe(200);
+      expect(await refusedWithin(basicAuth('bob', 'pw'), '/api/v1/crud/bob')).toBeLessThan(1000);
+
+      expect((await ha.delete('/api/v1/crud/bob/phone').set('Authorization', basicAuth('bob', 'pw2'))).status).toBe(200);
+      expect(await refusedWithin(basicAuth('', key2), '/api/v1/crud/bob/phone')).toBeLessThan(1000);
+    } finally {
+      await A.app.close();
+      await B.app.close();
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('starts a server and opens a folder for offline commands from a config that names PostgreSQL', async () => {
     const { schema, uri } = schemaUri();
     await admin.query(`CREATE SCHEMA ${schema}`);

@@ -166,8 +166,9 @@ export class DatapointService {
   async planTime(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: number, transform: Transformer | null): Promise<ReadPlan> {
     const id = ref.stream.id;
     const sync = this.core.storage.sync;
-    // Three lookups: on SQLite one synchronous pass (the length once), elsewhere awaited.
-    if (sync) return timePlan(ref, sub, t1, t2, limit, transform, sync);
+    // Three lookups: on SQLite one synchronous pass (the length once); awaited where a synchronous
+    // call would block the event loop on a round trip (PostgreSQL).
+    if (sync && !sync.remote) return timePlan(ref, sub, t1, t2, limit, transform, sync);
     const n = await this.core.data.length(id, sub);
     const a = n === 0 ? 0 : await this.core.data.time2index(id, sub, t1);
     let b = t2 > 0 && n > 0 ? await this.core.data.time2index(id, sub, t2) : n;

@@ -140,7 +140,9 @@ export class PgSyncBridge {
     if (!q) throw new SyncQueryError('this PostgreSQL query was already answered, dropped or forgotten');
     let r: Reply;
     try {
-      r = this.early.get(ticket) ?? this.wait(ticket, q);
+      const e = this.early.get(ticket);
+      if (e) this.stats.ready++;
+      r = e ?? this.wait(ticket, q);
     } finally {
       this.sent.delete(ticket);
       this.early.delete(ticket);
@@ -163,7 +165,8 @@ export class PgSyncBridge {
         for (let m = receiveMessageOnPort(live.port); m; m = receiveMessageOnPort(live.port)) {
           const r = m.message as Reply;
           live.pending.delete(r.id);
-          if (this.dropped.delete(r.id)) continue;
+          // Dropped or forgotten tickets' answers are not kept.
+          if (this.dropped.delete(r.id) || !this.sent.has(r.id)) continue;
           live.warm = true;
           if (r.rows) toBuffers(r.rows);
           if (r.id === ticket) {

@@ -90,12 +90,15 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
   }
   // Sorted, so two groups locking overlapping sets never deadlock.
   const order = [...subs.values()].sort((a, b) => a.streamId - b.streamId || a.sub - b.sub);
-  const vals = order.map((k) => `(${int(k.streamId)}, ${int(k.sub)}, 0, 0)`).join(', ');
-  const pairs = order.map((k) => `(${int(k.streamId)}, ${int(k.sub)})`).join(', ');
-  let text =
-    (begin ? 'BEGIN; ' : '') +
-    `INSERT INTO substreams (stream_id, sub, length, last_t) VALUES ${vals} ON CONFLICT (stream_id, sub) DO NOTHING; ` +
-    `SELECT stream_id, sub, length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE (stream_id, sub) IN (${pairs}) ORDER BY stream_id, sub FOR UPDATE`;
+  const lockSql = (ks: { streamId: number; sub: Sub }[]): string => {
+    const vals = ks.map((k) => `(${int(k.streamId)}, ${int(k.sub)}, 0, 0)`).join(', ');
+    const pairs = ks.map((k) => `(${int(k.streamId)}, ${int(k.sub)})`).join(', ');
+    return (
+      `INSERT INTO substreams (stream_id, sub, length, last_t) VALUES ${vals} ON CONFLICT (stream_id, sub) DO NOTHING; ` +
+      `SELECT stream_id, sub, length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE (stream_id, sub) IN (${pairs}) ORDER BY stream_id, sub FOR UPDATE`
+    );
+  };
+  let text = (begin ? 'BEGIN; ' : '') + lockSql(order);
   if (devices.size > 0) {
     text += `; SELECT st.device_id, coalesce(sum(s.bytes), 0)::int8 AS n FROM streams st JOIN substreams s ON s.stream_id = st.id
        WHERE st.device_id IN (${[...devices].map(int).join(', ')}) GROUP BY st.device_id`;
@@ -103,11 +106,20 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
   const res = await multi(c, text);
   const off = begin ? 1 : 0;
   const state = new Map<string, SubPlan>();
-  for (const r of res[off + 1].rows) {
-    const l = toLayout(r);
-    const sid = Number(r.stream_id);
-    const sub = Number(r.sub) as Sub;
-    state.set(key(sid, sub), { streamId: sid, sub, before: l, after: { ...l }, points: [], added: 0 });
+  const take = (rows: Row[]): void => {
+    for (const r of rows) {
+      const l = toLayout(r);
+      const sid = Number(r.stream_id);
+      const sub = Number(r.sub) as Sub;
+      state.set(key(sid, sub), { streamId: sid, sub, before: l, after: { ...l }, points: [], added: 0 });
+    }
+  };
+  take(res[off + 1].rows);
+  // A row deleted (a substream cleared) while this waited for its lock: created again, fresh.
+  for (let tries = 0; tries < 3 && state.size < order.length; tries++) {
+    const missing = order.filter((k) => !state.has(key(k.streamId, k.sub)));
+    const again = await multi(c, lockSql(missing));
+    take(again[1].rows);
   }
   const devBytes = new Map<number, number>();
   for (const d of devices) devBytes.set(d, 0);
@@ -145,16 +157,23 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
   }
   const touched = [...state.values()].filter((sp) => sp.points.length > 0);
   const retain = touched.filter((sp) => sp.keep);
-  let committed = !begin;
-  if (touched.length > 0) {
-    const write = await planAppends(c, touched);
-    if (begin && retain.length === 0) {
-      await multi(c, `${write}; COMMIT`);
-      committed = true;
-    } else await c.query(write);
+  const stmts: string[] = [];
+  if (touched.length > 0) stmts.push(await planAppends(c, touched));
+  // A summary row this group created for batches that stored nothing goes again: the SQLite
+  // engine has a row only once something was stored (a row that held data keeps base > 0 or length > 0).
+  const unused = [...state.values()].filter((sp) => sp.points.length === 0 && sp.before.length === 0 && sp.before.base === 0);
+  if (unused.length > 0) {
+    const pairs = unused.map((sp) => `(${int(sp.streamId)}, ${int(sp.sub)})`).join(', ');
+    stmts.push(`DELETE FROM substreams WHERE (stream_id, sub) IN (${pairs}) AND length = 0 AND base = 0`);
   }
-  for (const sp of retain) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep!);
-  if (!committed) await c.query('COMMIT');
+  if (begin && retain.length === 0) {
+    stmts.push('COMMIT');
+    await multi(c, stmts.join('; '));
+  } else {
+    if (stmts.length > 0) await multi(c, stmts.join('; '));
+    for (const sp of retain) await dropOutsideRetention(c, sp.streamId, sp.sub, sp.after, sp.keep!);
+    if (begin) await c.query('COMMIT');
+  }
   return out;
 }
 
@@ -334,8 +353,13 @@ export async function insertOn(c: Queryable, target: InsertTarget, rule: InsertR
   return o.index;
 }
 
-/** Drops a substream's data and summary, in the caller's transaction. */
+/**
+ * Drops a substream's data and summary, in the caller's transaction. The summary row is locked
+ * first, by its own statement: the deletes then run on a snapshot that includes whatever an insert
+ * holding the lock committed meanwhile, so no row is left behind.
+ */
 export async function dropSubstreamData(c: Queryable, streamId: number, sub: Sub): Promise<void> {
+  await c.query('SELECT 1 FROM substreams WHERE stream_id = $1 AND sub = $2 FOR UPDATE', [streamId, sub]);
   await c.query(
     `WITH a AS (DELETE FROM datapoints WHERE stream_id = $1 AND sub = $2), b AS (DELETE FROM chunks WHERE stream_id = $1 AND sub = $2)
      DELETE FROM substreams WHERE stream_id = $1 AND sub = $2`,
@@ -343,9 +367,10 @@ export async function dropSubstreamData(c: Queryable, streamId: number, sub: Sub
   );
 }
 
-/** Drops every datapoint and summary of the given streams, in the caller's transaction. */
+/** Drops every datapoint and summary of the given streams, in the caller's transaction (locked first, as above). */
 export async function dropStreamsData(c: Queryable, streamIds: readonly number[]): Promise<void> {
   if (streamIds.length === 0) return;
+  await c.query('SELECT 1 FROM substreams WHERE stream_id = ANY($1::int[]) ORDER BY stream_id, sub FOR UPDATE', [streamIds]);
   await c.query(
     `WITH a AS (DELETE FROM datapoints WHERE stream_id = ANY($1::int[])), b AS (DELETE FROM chunks WHERE stream_id = ANY($1::int[]))
      DELETE FROM substreams WHERE stream_id = ANY($1::int[])`,

@@ -51,7 +51,7 @@ const S = list(STREAM_COLS);
 
 /** Columns an update may set: field names come from the services, but never reach SQL unchecked. */
 const USER_SET = new Set<string>(USER_COLS.filter((c) => c !== 'id'));
-const DEVICE_SET = new Set<string>(DEVICE_COLS.filter((c) => c !== 'id'));
+const DEVICE_SET = new Set<string>([...DEVICE_COLS.filter((c) => c !== 'id'), 'apikey_hash']);
 const STREAM_SET = new Set<string>(STREAM_COLS.filter((c) => c !== 'id'));
 
 /**
@@ -258,7 +258,7 @@ export function metaWrites(db: PgDb, data: TxData, changed: () => void): MetaWri
     updateDevice: (id, fields, log) =>
       write(async (c) => {
         const extra = typeof fields.apikey === 'string' ? { apikey_hash: apikeyHash(fields.apikey) } : {};
-        await update(c, 'devices', new Set([...DEVICE_SET, 'apikey_hash']), id, fields, extra);
+        await update(c, 'devices', DEVICE_SET, id, fields, extra);
         await logNow(c, log, NEW_USER);
       }),
     updateStream: (id, fields, clearDownlink, log) =>

@@ -13,8 +13,10 @@
  * - The streaming plan `piecesPlan` (Generator<Query | ChunkPiece, void, Row[] | undefined>) also
  *   yields its output, `ChunkPiece`s ([from, to) of one decoded chunk; tail rows come dressed as a
  *   chunk, `TailChunk`), one chunk at a time, after fetching a few chunks per statement. For a
- *   piece the driver passes `undefined` back (tell them apart with `isQuery`). Memory stays flat:
- *   at most FETCH compressed chunks and one decoded chunk are held at once.
+ *   piece the driver passes `undefined` back (tell them apart with `isQuery`). A Query marked
+ *   `ahead` is the next statement sent early so it can run while the consumer works (see Query):
+ *   a driver that ignores the mark and answers with rows at once is correct too. Memory stays
+ *   flat: at most two statements' compressed chunks (2 × FETCH) and one decoded chunk.
  * - Drivers: `runPlan(q, plan)` / `runPieces(q, plan)` (async, over any Queryable), and
  *   `runPlanSync(exec, plan)` / `runPiecesSync(exec, plan)` for a synchronous `exec(query) → rows`.
  * - Rows may come from a driver that parses int8 as strings and bytea as Uint8Array (a worker
@@ -37,6 +39,12 @@ export const FETCH = 16;
 export interface Query {
   text: string;
   values: unknown[];
+  /**
+   * Sent ahead: the plan will need these rows a little later. A driver may answer at once with the
+   * rows (a synchronous driver does), or start the statement, answer `undefined`, and answer with
+   * its rows when the plan yields this same object again (then no longer marked).
+   */
+  ahead?: true;
 }
 
 export type Plan<T> = Generator<Query, T, Row[]>;
@@ -160,18 +168,71 @@ const CHUNKS_SQL = `SELECT i1, i2, data FROM chunks
   ORDER BY i1 LIMIT $5`;
 const TAIL_SQL = 'SELECT t, j FROM datapoints WHERE stream_id = $1 AND sub = $2 AND idx >= $3 AND idx < $4 ORDER BY idx';
 
-/** Logical [i1, i2) as pieces, a chunk at a time (see the plan API above). */
+/**
+ * The first statement of a read: the layout (k = 0) and, on whichever side of the seal logical
+ * $3 falls, the first chunks (k = 1) or the first tail rows (k = 2), so a short read is one round
+ * trip. $4 is the logical end, $5 the chunks wanted.
+ */
+const FIRST_SQL = `WITH s AS (
+    SELECT length, last_t, bytes, base, sealed, tail_bytes, base + $3::int8 AS p, base + least($4::int8, length) AS pe
+      FROM substreams WHERE stream_id = $1 AND sub = $2)
+  SELECT 0 AS k, length, last_t, bytes, base, sealed, tail_bytes, NULL::int8 AS i1, NULL::int8 AS i2, NULL::bytea AS data, NULL::float8 AS t, NULL::text AS j FROM s
+  UNION ALL
+  SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, c.i1, c.i2, c.data, NULL, NULL FROM s CROSS JOIN LATERAL (
+    SELECT i1, i2, data FROM chunks
+     WHERE s.p < s.sealed AND s.p < s.pe AND stream_id = $1 AND sub = $2
+       AND i1 >= coalesce((SELECT max(i1) FROM chunks WHERE stream_id = $1 AND sub = $2 AND i1 <= s.p), s.p) AND i1 < s.pe
+     ORDER BY i1 LIMIT $5) c
+  UNION ALL
+  SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, d.idx, NULL, NULL, d.t, d.j FROM s CROSS JOIN LATERAL (
+    SELECT idx, t, j FROM datapoints
+     WHERE s.p >= s.sealed AND stream_id = $1 AND sub = $2 AND idx >= s.p AND idx < least(s.pe, s.p + ${CHUNK_POINTS})
+     ORDER BY idx) d
+  ORDER BY k, i1`;
+
+const tailPoints = (rows: readonly Row[]): StoredPoint[] => {
+  const pts: StoredPoint[] = new Array(rows.length);
+  for (let k = 0; k < rows.length; k++) pts[k] = { t: Number(rows[k].t), j: rows[k].j as string };
+  return pts;
+};
+
+/**
+ * Logical [i1, i2) as pieces, a chunk at a time (see the plan API above). While the consumer
+ * takes one statement's chunks, the next statement may already run: it is yielded early marked
+ * `ahead` (see Query).
+ */
 export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, fetch = FETCH): PiecePlan {
   if (i2 <= i1) return;
-  const first = (yield { text: LAYOUT_SQL, values: [streamId, sub] }) as Row[];
-  if (first.length === 0) return;
+  const first = (yield { text: FIRST_SQL, values: [streamId, sub, i1, i2, fetch] }) as Row[];
+  if (first.length === 0 || Number(first[0].k) !== 0) return;
   let s = toLayout(first[0]);
   let p = s.base + i1;
   const pEnd = s.base + Math.min(i2, s.length);
+  let chunkRows: Row[] | undefined;
+  let tailRows: Row[] | undefined;
+  if (p < s.sealed) chunkRows = first.filter((r) => Number(r.k) === 1);
+  else tailRows = first.filter((r) => Number(r.k) === 2);
+  let ahead: Query | undefined;
   while (p < pEnd) {
     if (p < s.sealed) {
-      const rows = (yield { text: CHUNKS_SQL, values: [streamId, sub, p, pEnd, fetch] }) as Row[];
+      let rows = chunkRows;
+      chunkRows = undefined;
+      if (!rows) {
+        if (ahead && ahead.values[2] === p) {
+          // Taking the statement sent ahead: the same object, no longer marked.
+          delete ahead.ahead;
+          rows = (yield ahead) as Row[];
+        } else rows = (yield { text: CHUNKS_SQL, values: [streamId, sub, p, pEnd, fetch] }) as Row[];
+        ahead = undefined;
+      }
       if (rows.length === 0) return;
+      const next = Number(rows[rows.length - 1].i2) + 1;
+      if (rows.length === fetch && next < pEnd && next < s.sealed) {
+        const q: Query = { text: CHUNKS_SQL, values: [streamId, sub, next, pEnd, fetch], ahead: true };
+        const got = (yield q) as Row[] | undefined;
+        if (got) chunkRows = got;
+        else ahead = q;
+      }
       for (const r of rows) {
         const c1 = Number(r.i1);
         const count = Number(r.i2) - c1 + 1;
@@ -183,10 +244,11 @@ export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, 
       continue;
     }
     const want = Math.min(pEnd, p + CHUNK_POINTS) - p;
-    const rows = (yield { text: TAIL_SQL, values: [streamId, sub, p, p + want] }) as Row[];
+    let rows = tailRows;
+    tailRows = undefined;
+    rows ??= (yield { text: TAIL_SQL, values: [streamId, sub, p, p + want] }) as Row[];
     if (rows.length > 0) {
-      const pts: StoredPoint[] = new Array(rows.length);
-      for (let k = 0; k < rows.length; k++) pts[k] = { t: Number(rows[k].t), j: rows[k].j as string };
+      const pts = tailPoints(rows);
       yield { chunk: new TailChunk(pts), from: 0, to: pts.length };
       p += rows.length;
     }
@@ -228,18 +290,34 @@ export async function runPlan<T>(q: Queryable, plan: Plan<T>): Promise<T> {
   return step.value;
 }
 
-/** Runs a streaming plan over an async Queryable: pieces come out as the consumer pulls them. */
+/**
+ * Runs a streaming plan over an async Queryable: pieces come out as the consumer pulls them, and a
+ * statement the plan sends ahead runs while the consumer works on the previous one's chunks.
+ */
 export async function* runPieces(q: Queryable, plan: PiecePlan): AsyncGenerator<ChunkPiece> {
-  let step = plan.next();
-  while (!step.done) {
-    const v = step.value;
-    if (isQuery(v)) {
-      const r = await q.query(v.text, v.values);
-      step = plan.next(r.rows);
-    } else {
-      yield v;
-      step = plan.next(undefined);
+  const started = new Map<Query, Promise<Row[]>>();
+  try {
+    let step = plan.next();
+    while (!step.done) {
+      const v = step.value;
+      if (!isQuery(v)) {
+        yield v;
+        step = plan.next(undefined);
+      } else if (v.ahead) {
+        const pr = q.query(v.text, v.values).then((r) => r.rows);
+        // Settled later (or never taken when the read stops early): never an unhandled rejection.
+        pr.catch(() => {});
+        started.set(v, pr);
+        step = plan.next(undefined);
+      } else {
+        const pr = started.get(v);
+        started.delete(v);
+        step = plan.next(pr ? await pr : (await q.query(v.text, v.values)).rows);
+      }
     }
+  } finally {
+    // A statement sent ahead and not taken still holds a pooled connection until it ends.
+    await Promise.allSettled(started.values());
   }
 }
 

@@ -41,6 +41,7 @@ function pick<T>(row: unknown[], cols: readonly string[], at: number): T | undef
 }
 
 export class PgSyncReads implements SyncReads {
+  readonly remote = true;
   private readonly exec = (q: Query): Row[] => this.bridge.query(q.text, q.values);
 
   constructor(readonly bridge: PgSyncBridge) {}
