@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SqliteStorage } from '../../src/storage';
 import { PgDatapoints, dropStreamData, dropSubstreamData, insertOn } from '../../src/storage/postgres/data';
 import { PgDb } from '../../src/storage/postgres/db';
-import { piecesPlan, readPlan, runPiecesSync, runPlan, runPlanSync, lengthPlan, time2indexPlan } from '../../src/storage/postgres/reads';
+import { isQuery, piecesPlan, readPlan, runPiecesSync, runPlan, runPlanSync, lengthPlan, time2indexPlan } from '../../src/storage/postgres/reads';
 import { DOWNLINK, type DatapointStorage, type InsertRule, type InsertTarget, MAIN, type Retention, type Sub } from '../../src/storage/types';
 
 /**
@@ -279,6 +279,19 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     await twin.same(0, MAIN);
   });
 
+  it('deleteRange writes its meta-log entries through the configured writer in its own transaction', async () => {
+    const [a, b] = twin.pgIds;
+    const entry = { userId: 1, rule: rule(series(1, 5)), logStream: { name: 'log', nickname: '', description: '', icon: '', schema: '{}', datatype: '', ephemeral: false, downlink: false } };
+    await expect(data.deleteRange(a, MAIN, 0, 1, [entry])).rejects.toThrow('no meta-log writer');
+    const logged = new PgDatapoints(db, { log: async (c, entries) => { for (const e of entries) await insertOn(c, { streamId: b, deviceId: twin.pgDevice, sub: MAIN }, e.rule); } });
+    await twin.insert(0, MAIN, series(10, 1));
+    expect(await logged.deleteRange(a, MAIN, 2, 4, [entry])).toBe(2);
+    expect([await data.length(a, MAIN), await data.length(b, MAIN)]).toEqual([8, 1]);
+    const failing = new PgDatapoints(db, { log: () => Promise.reject(new Error('log refused')) });
+    await expect(failing.deleteRange(a, MAIN, 0, 8, [entry])).rejects.toThrow('log refused');
+    expect(await data.length(a, MAIN)).toBe(8);
+  });
+
   it('applies retention at insert by dropping whole sealed chunks', async () => {
     const keep = { datapoints: 1500, seconds: 0 };
     for (let k = 0; k < 6; k++) await twin.insert(0, MAIN, series(700, k * 700 + 1), { keep });
@@ -413,6 +426,22 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     expect(pieces.map((p) => p.chunk.wires(p.from, p.to)).flat()).toEqual(want);
     expect(pieces.length).toBe(3);
     expect(pieces[0].chunk.numeric).not.toBeNull();
+    // Statements sent ahead, answered at once by a synchronous driver: the same pieces.
+    const recordPieces = async (plan: ReturnType<typeof piecesPlan>) => {
+      let step = plan.next();
+      while (!step.done) {
+        const v = step.value;
+        if (isQuery(v)) {
+          const r = await db.query(v.text, v.values);
+          cache.set(JSON.stringify(v), r.rows);
+          step = plan.next(r.rows);
+        } else step = plan.next(undefined);
+      }
+    };
+    await recordPieces(piecesPlan(id, MAIN, 5, 2100, 1, true));
+    const ahead = [...runPiecesSync(exec, piecesPlan(id, MAIN, 5, 2100, 1, true))];
+    expect(ahead.map((p) => p.chunk.wires(p.from, p.to)).flat()).toEqual(want);
+    expect(await all(data.readBatches(id, MAIN, 5, 2100))).toEqual(want);
     await record(time2indexPlan(id, MAIN, 1500.5));
     expect(runPlanSync(exec, time2indexPlan(id, MAIN, 1500.5))).toBe(1500);
     expect(await runPlan(db, time2indexPlan(id, MAIN, 1500.5))).toBe(1500);

@@ -14,6 +14,7 @@ import type { PgDb, Queryable, Row } from './db';
 import {
   CHUNK_BYTES,
   CHUNK_POINTS,
+  FETCH,
   type Layout,
   cuts,
   lengthPlan,
@@ -75,11 +76,12 @@ interface SubPlan {
 
 /**
  * Inserts a group of batches in the caller's transaction, or (`begin`) in its own: BEGIN goes in
- * the round trip of the locks and COMMIT in that of the writes (on a throw the caller rolls back). Each batch goes through its rule in order against the state the
- * previous ones left, so the result equals inserting them one after another; a batch its rule or a
- * quota refuses changes nothing. SQL errors reject the whole call (the caller rolls back).
- * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes + COMMIT) [+1 when a full tail is
- * sealed: its rows] [+ retention's, only when whole chunks fall outside it].
+ * the round trip of the locks and COMMIT in that of the writes (on a throw the caller rolls back).
+ * Each batch goes through its rule in order against the state the previous ones left, so the
+ * result equals inserting them one after another; a batch its rule or a quota refuses changes
+ * nothing and gets its error in its outcome. SQL errors reject the whole call.
+ * Round trips: 1 (BEGIN + create + lock + device bytes) + 1 (all writes + COMMIT), +1 when a tail
+ * is sealed (its rows), + retention's statements only when whole chunks fall outside it.
  */
 export async function insertGroupOn(c: Queryable, items: readonly Item[], begin = false): Promise<Outcome[]> {
   const subs = new Map<string, { streamId: number; sub: Sub }>();
@@ -646,14 +648,14 @@ export class PgDatapoints implements DatapointStorage {
   readBatches(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> {
     const db = this.db;
     return (async function* () {
-      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.wires(pc.from, pc.to);
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2, FETCH, true))) yield pc.chunk.wires(pc.from, pc.to);
     })();
   }
 
   readJoined(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string> {
     const db = this.db;
     return (async function* () {
-      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2))) yield pc.chunk.joined(pc.from, pc.to);
+      for await (const pc of runPieces(db, piecesPlan(streamId, sub, i1, i2, FETCH, true))) yield pc.chunk.joined(pc.from, pc.to);
     })();
   }
 

@@ -31,7 +31,7 @@ export interface PgOpenOptions {
   applicationName?: string;
   /** How long the first connection may take before open() gives up (default 10 s). */
   connectTimeoutMs?: number;
-  /** Insert groups committing at once, each on its own pooled client (default 1). */
+  /** Insert groups committing at once, each on its own pooled client (default: PgDatapoints decides). */
   writers?: number;
   /**
    * A synchronous reader for the query pipeline (storage/types.ts SyncReads); by default

@@ -21,7 +21,7 @@ import {
   type UserRow,
   type UserStreamRow,
 } from '../types';
-import { type PgDb, type Queryable, UNIQUE_VIOLATION, errorCode } from './db';
+import { PgDb, type Queryable, UNIQUE_VIOLATION, errorCode } from './db';
 
 /**
  * The PostgreSQL engine's metadata: reads of users, devices and streams, and the writes of
@@ -67,23 +67,45 @@ export interface TxData {
   dropSubstream(c: Queryable, streamId: number, sub: Sub): Promise<void>;
 }
 
-async function one<R extends pg.QueryResultRow>(q: Queryable, text: string, values: unknown[]): Promise<R | undefined> {
-  const r = await q.query<R>(text, values);
-  return r.rows[0];
+/**
+ * Every statement of this file is a named prepared statement: PostgreSQL parses and plans it once
+ * per connection instead of on every call (planning the three-table resolve costs more than
+ * running it). The names are per text, so one name never means two statements; explicit column
+ * lists keep a cached plan valid when a later migration adds columns.
+ */
+const names = new Map<string, string>();
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `cdb_meta_${names.size}`;
+    names.set(text, name);
+  }
+  return { name, text, values };
 }
-async function count(q: Queryable, text: string, values: unknown[] = []): Promise<number> {
-  const r = await q.query<{ n: number }>(text, values);
-  return r.rows[0].n;
+
+/** On a transaction's client, or on the pool (the exclusive client inside `exclusive()`). */
+type On = PgDb | pg.PoolClient;
+async function rows<R extends pg.QueryResultRow>(q: On, text: string, values: unknown[] = []): Promise<R[]> {
+  const cfg = prepared(text, values);
+  const target = q instanceof PgDb ? (q.bound ?? q.pool) : q;
+  return (await target.query<R>(cfg)).rows;
+}
+async function one<R extends pg.QueryResultRow>(q: On, text: string, values: unknown[]): Promise<R | undefined> {
+  return (await rows<R>(q, text, values))[0];
+}
+async function count(q: On, text: string, values: unknown[] = []): Promise<number> {
+  return (await rows<{ n: number }>(q, text, values))[0].n;
 }
 
 export function userReads(db: PgDb): UserReads {
   return {
-    get: (name) => one<UserRow>(db, `SELECT ${U} FROM users WHERE name = $1`, [name]),
+    // lower(name) first: the unique index is on it; the exact comparison keeps the lookup case-sensitive.
+    get: (name) => one<UserRow>(db, `SELECT ${U} FROM users WHERE lower(name) = lower($1) AND name = $1`, [name]),
     getById: (id) => one<UserRow>(db, `SELECT ${U} FROM users WHERE id = $1`, [id]),
     findLogin: (x) => one<UserRow>(db, `SELECT ${U} FROM users WHERE lower(name) = lower($1) OR lower(email) = lower($1) ORDER BY id LIMIT 1`, [x]),
     nameTaken: async (name) => (await one(db, 'SELECT 1 AS x FROM users WHERE lower(name) = lower($1)', [name])) !== undefined,
     emailTakenBy: (email) => one<UserRow>(db, `SELECT ${U} FROM users WHERE lower(email) = lower($1) ORDER BY id LIMIT 1`, [email]),
-    list: async () => (await db.query<UserRow>(`SELECT ${U} FROM users ORDER BY id`)).rows,
+    list: () => rows<UserRow>(db, `SELECT ${U} FROM users ORDER BY id`),
     count: () => count(db, 'SELECT count(*) AS n FROM users'),
   };
 }
@@ -94,7 +116,7 @@ export function deviceReads(db: PgDb): DeviceReads {
     getById: (id) => one<DeviceRow>(db, `SELECT ${D} FROM devices WHERE id = $1`, [id]),
     getByApikey: (key) =>
       key === '' ? Promise.resolve(undefined) : one<DeviceRow>(db, `SELECT ${D} FROM devices WHERE apikey_hash = $1 AND apikey_hash <> '' LIMIT 1`, [apikeyHash(key)]),
-    listForUser: async (userId) => (await db.query<DeviceRow>(`SELECT ${D} FROM devices WHERE user_id = $1 ORDER BY id`, [userId])).rows,
+    listForUser: (userId) => rows<DeviceRow>(db, `SELECT ${D} FROM devices WHERE user_id = $1 ORDER BY id`, [userId]),
     count: () => count(db, 'SELECT count(*) AS n FROM devices'),
     countForUser: (userId) => count(db, 'SELECT count(*) AS n FROM devices WHERE user_id = $1', [userId]),
     countPrivateForUser: (userId) => count(db, 'SELECT count(*) AS n FROM devices WHERE user_id = $1 AND NOT public', [userId]),
@@ -105,15 +127,14 @@ export function streamReads(db: PgDb): StreamReads {
   return {
     get: (deviceId, name) => one<StreamRow>(db, `SELECT ${S} FROM streams WHERE device_id = $1 AND name = $2`, [deviceId, name]),
     getById: (id) => one<StreamRow>(db, `SELECT ${S} FROM streams WHERE id = $1`, [id]),
-    listForDevice: async (deviceId) => (await db.query<StreamRow>(`SELECT ${S} FROM streams WHERE device_id = $1 ORDER BY name COLLATE "C"`, [deviceId])).rows,
-    listForUser: async (userId) =>
-      (
-        await db.query<UserStreamRow>(
-          `SELECT ${list(STREAM_COLS, 's')}, d.name AS device_name, d.public AS device_public, d.visible AS device_visible
-             FROM streams s JOIN devices d ON s.device_id = d.id WHERE d.user_id = $1 ORDER BY d.id, s.id`,
-          [userId],
-        )
-      ).rows,
+    listForDevice: (deviceId) => rows<StreamRow>(db, `SELECT ${S} FROM streams WHERE device_id = $1 ORDER BY name COLLATE "C"`, [deviceId]),
+    listForUser: (userId) =>
+      rows<UserStreamRow>(
+        db,
+        `SELECT ${list(STREAM_COLS, 's')}, d.name AS device_name, d.public AS device_public, d.visible AS device_visible
+           FROM streams s JOIN devices d ON s.device_id = d.id WHERE d.user_id = $1 ORDER BY d.id, s.id`,
+        [userId],
+      ),
     count: () => count(db, 'SELECT count(*) AS n FROM streams'),
     countForDevice: (deviceId) => count(db, 'SELECT count(*) AS n FROM streams WHERE device_id = $1', [deviceId]),
   };
@@ -121,15 +142,15 @@ export function streamReads(db: PgDb): StreamReads {
 
 /** The stream with its device and user by names: one statement (two left joins). */
 export async function resolveStream(db: PgDb, user: string, device: string, stream: string): Promise<{ user?: UserRow; device?: DeviceRow; stream?: StreamRow }> {
-  const r = await db.query(
+  const row = await one(
+    db,
     `SELECT ${prefixed(USER_COLS, 'u')}, ${prefixed(DEVICE_COLS, 'd')}, ${prefixed(STREAM_COLS, 's')}
        FROM users u
        LEFT JOIN devices d ON d.user_id = u.id AND d.name = $2
        LEFT JOIN streams s ON s.device_id = d.id AND s.name = $3
-      WHERE u.name = $1`,
+      WHERE lower(u.name) = lower($1) AND u.name = $1`,
     [user, device, stream],
   );
-  const row = r.rows[0];
   if (!row) return {};
   const u = unprefix<UserRow>(row, USER_COLS, 'u');
   const d = unprefix<DeviceRow>(row, DEVICE_COLS, 'd');

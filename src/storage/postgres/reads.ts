@@ -13,9 +13,10 @@
  * - The streaming plan `piecesPlan` (Generator<Query | ChunkPiece, void, Row[] | undefined>) also
  *   yields its output, `ChunkPiece`s ([from, to) of one decoded chunk; tail rows come dressed as a
  *   chunk, `TailChunk`), one chunk at a time, after fetching a few chunks per statement. For a
- *   piece the driver passes `undefined` back (tell them apart with `isQuery`). A Query marked
- *   `ahead` is the next statement sent early so it can run while the consumer works (see Query):
- *   a driver that ignores the mark and answers with rows at once is correct too. Memory stays
+ *   piece the driver passes `undefined` back (tell them apart with `isQuery`). Asked to
+ *   (`sendAhead`), it yields the next statement early marked `ahead`, so it can run while the
+ *   consumer works (see Query); a driver that ignores the mark and answers with rows at once is
+ *   correct too. Memory stays
  *   flat: at most two statements' compressed chunks (2 × FETCH) and one decoded chunk.
  * - Drivers: `runPlan(q, plan)` / `runPieces(q, plan)` (async, over any Queryable), and
  *   `runPlanSync(exec, plan)` / `runPiecesSync(exec, plan)` for a synchronous `exec(query) → rows`.
@@ -197,11 +198,12 @@ const tailPoints = (rows: readonly Row[]): StoredPoint[] => {
 };
 
 /**
- * Logical [i1, i2) as pieces, a chunk at a time (see the plan API above). While the consumer
- * takes one statement's chunks, the next statement may already run: it is yielded early marked
- * `ahead` (see Query).
+ * Logical [i1, i2) as pieces, a chunk at a time (see the plan API above). With `sendAhead`, the
+ * next chunk statement is yielded early, marked `ahead` (see Query), so it can run while the
+ * consumer takes this statement's chunks; without (the default), each statement is yielded when
+ * its rows are needed, after the previous statement's pieces, and a driver may read ahead itself.
  */
-export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, fetch = FETCH): PiecePlan {
+export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, fetch = FETCH, sendAhead = false): PiecePlan {
   if (i2 <= i1) return;
   const first = (yield { text: FIRST_SQL, values: [streamId, sub, i1, i2, fetch] }) as Row[];
   if (first.length === 0 || Number(first[0].k) !== 0) return;
@@ -227,7 +229,7 @@ export function* piecesPlan(streamId: number, sub: Sub, i1: number, i2: number, 
       }
       if (rows.length === 0) return;
       const next = Number(rows[rows.length - 1].i2) + 1;
-      if (rows.length === fetch && next < pEnd && next < s.sealed) {
+      if (sendAhead && rows.length === fetch && next < pEnd && next < s.sealed) {
         const q: Query = { text: CHUNKS_SQL, values: [streamId, sub, next, pEnd, fetch], ahead: true };
         const got = (yield q) as Row[] | undefined;
         if (got) chunkRows = got;

@@ -101,6 +101,18 @@ function reply(msg, transfer) {
 // reported by the first query, which tries again.
 connection().catch(() => {});
 
+// Statements are prepared once per connection under a name of their own: the plans' texts are
+// constants, so a handful of names covers them; texts past the first 200 run unnamed.
+const names = new Map();
+function nameOf(text) {
+  let n = names.get(text);
+  if (n === undefined && names.size < 200) {
+    n = 'cdb_sync_' + names.size;
+    names.set(text, n);
+  }
+  return n;
+}
+
 const queue = [];
 let busy = false;
 let current = 0;
@@ -116,7 +128,7 @@ async function drain() {
     current = m.id;
     try {
       const c = await connection();
-      const r = await c.query({ text: m.text, values: m.values, rowMode: m.array ? 'array' : undefined });
+      const r = await c.query({ name: nameOf(m.text), text: m.text, values: m.values, rowMode: m.array ? 'array' : undefined });
       reply({ id: m.id, rows: r.rows }, transferables(r.rows));
     } catch (e) {
       if (!keeps(e) && client) {

@@ -11,7 +11,7 @@ import { type PiecePlan, type Query, isQuery, lengthPlan, piecesPlan, readPlan, 
  *
  * The event-loop cost: every statement blocks the main thread for its round trip (a fraction of
  * a millisecond for a length, a few ms for a batch of chunks). `pieces` keeps each block short
- * (FETCH chunks a statement) and sends the next statement before handing out the current batch,
+ * (FETCH chunks a statement) and sends the statement the plan marks `ahead` as soon as it is known,
  * so while the pipeline consumes one batch the worker already fetches the next and the wait is
  * usually zero. A pipeline over millions of points still holds the event loop for its CPU time,
  * as on SQLite; the services give the loop a turn between chunks where they can (downsample).
@@ -31,7 +31,7 @@ const RESOLVE_SQL = `SELECT ${[...USER_COLS.map((c) => 'u.' + c), ...DEVICE_COLS
    FROM users u
    LEFT JOIN devices d ON d.user_id = u.id AND d.name = $2
    LEFT JOIN streams s ON s.device_id = d.id AND s.name = $3
-  WHERE u.name = $1`;
+  WHERE lower(u.name) = lower($1) AND u.name = $1`;
 
 function pick<T>(row: unknown[], cols: readonly string[], at: number): T | undefined {
   if (row[at] === null || row[at] === undefined) return undefined;
@@ -78,32 +78,32 @@ export class PgSyncReads implements SyncReads {
 }
 
 /**
- * Drives a pieces plan one statement ahead of its consumer: once a statement's rows are in, the
- * plan runs on to its next statement (decoding the batch's chunks, FETCH at most) and that
- * statement is sent before the batch's pieces are handed out, so the worker fetches while the
- * pipeline computes. Memory: one batch decoded plus one batch in flight. A consumer that stops
- * early (a limit) leaves the statement in flight dropped.
+ * Drives a pieces plan over the bridge, honouring its read-ahead: a statement the plan yields
+ * marked `ahead` (reads.ts, Query) is sent to the worker and answered `undefined`, so the worker
+ * fetches the next chunks while the pipeline decodes and consumes the current ones; when the plan
+ * yields that statement again its rows are taken, usually already there. Chunks are decoded one
+ * at a time as they are pulled. A consumer that stops early (a limit) drops what is in flight.
  */
 function* readAhead(bridge: PgSyncBridge, plan: PiecePlan): Generator<ChunkPiece> {
-  let step = plan.next();
-  if (step.done) return;
-  let ticket: Ticket | undefined = bridge.send((step.value as Query).text, (step.value as Query).values);
-  const batch: ChunkPiece[] = [];
+  const started = new Map<Query, Ticket>();
   try {
-    while (ticket !== undefined) {
-      const rows = bridge.take(ticket) as Row[];
-      ticket = undefined;
-      step = plan.next(rows);
-      batch.length = 0;
-      while (!step.done && !isQuery(step.value)) {
-        batch.push(step.value);
+    let step = plan.next();
+    while (!step.done) {
+      const v = step.value;
+      if (!isQuery(v)) {
+        yield v;
         step = plan.next(undefined);
+      } else if (v.ahead) {
+        started.set(v, bridge.send(v.text, v.values));
+        step = plan.next(undefined);
+      } else {
+        const t = started.get(v);
+        started.delete(v);
+        step = plan.next((t !== undefined ? bridge.take(t) : bridge.query(v.text, v.values)) as Row[]);
       }
-      if (!step.done) ticket = bridge.send((step.value as Query).text, (step.value as Query).values);
-      for (let k = 0; k < batch.length; k++) yield batch[k];
     }
   } finally {
-    if (ticket !== undefined) bridge.drop(ticket);
+    for (const t of started.values()) bridge.drop(t);
   }
 }
 
