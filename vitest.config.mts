@@ -9,7 +9,6 @@ export default defineConfig({
     // Each file gets its own temp database; two workers match the 2-core CI machine.
     pool: 'forks',
     maxWorkers: 2,
-    // Under CI a JSON report lets .ci/run print the plain "N passed, N failed" summary line.
-    reporters: process.env.CI ? ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]] : ['default'],
+    // `npm test` (scripts/test.mjs) adds a JSON report per engine run for its summary line.
   },
 });

@@ -8,14 +8,22 @@ import { type Config, defaultConfig } from '../src/config';
 import type { Services } from '../src/domain';
 import { Permissions, type PermissionsFile, defaultPermissions } from '../src/permissions';
 import { hashPassword } from '../src/domain/users/passwords';
-import { SqliteStorage } from '../src/storage';
+import { type Storage, SqliteStorage, openStorage } from '../src/storage';
 import type { DB } from '../src/storage/sqlite/db';
+import { TEST_POOL_SIZE, type TestSchema, freshSchema, onPostgres } from './engine';
+
+export { onPostgres } from './engine';
 
 export interface TestApp {
   app: FastifyInstance;
   services: Services;
-  storage: SqliteStorage;
-  db: DB;
+  /** The engine of this run (test/engine.ts): SQLite, or PostgreSQL with CDB_TEST_ENGINE=postgres. */
+  storage: Storage;
+  /** SQLite run only: the SQLite engine and its raw handle, for tests about SQLite itself. */
+  sqlite?: SqliteStorage;
+  db?: DB;
+  /** PostgreSQL run only: the app's own schema in the CDB_TEST_PG database (dropped by close()). */
+  pg?: TestSchema;
   dir: string;
   config: Config;
   /** A supertest agent bound to the real listening HTTP server. */
@@ -30,14 +38,28 @@ export const keyAuth = (key: string): string => basic('', key);
  * The real app on a temp SQLite file, listening on a loopback port, with the admin `test`/`test`
  * the Python client's test suite expects. `failed_login_delay` is 0 unless a test sets it.
  * `perms` edits a copy of the default permissions before the app starts (limits, custom roles).
+ * On the PostgreSQL run the app's database is a fresh schema of the CDB_TEST_PG database instead,
+ * with a small pool (parallel workers share the server's connections).
  */
 export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: PermissionsFile) => void): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cdb-test-'));
   const config = defaultConfig(dir);
   config.failed_login_delay = 0;
+  const pg = onPostgres ? await freshSchema() : undefined;
+  if (pg) {
+    config.sql.type = 'postgres';
+    config.sql.uri = pg.uri;
+    config.sql.pool = TEST_POOL_SIZE;
+  }
   over(config);
-  const storage = SqliteStorage.open(path.join(dir, 'db.sqlite3'));
-  const db = storage.db;
+  let storage: Storage;
+  let sqlite: SqliteStorage | undefined;
+  try {
+    storage = pg ? await openStorage(config, { applicationName: 'cdb-test' }) : (sqlite = SqliteStorage.open(path.join(dir, 'db.sqlite3')));
+  } catch (e) {
+    await pg?.drop();
+    throw e;
+  }
   let permissions: Permissions | undefined;
   if (perms) {
     const file = defaultPermissions();
@@ -53,13 +75,16 @@ export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: 
     app,
     services,
     storage,
-    db,
+    sqlite,
+    db: sqlite?.db,
+    pg,
     dir,
     config,
     http,
     async close() {
       await app.close();
       await storage.close();
+      await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { knownFolderEnv, newFolderEnv } from './engine';
 
 export const ROOT = path.join(__dirname, '..');
 export const MAIN = path.join(ROOT, 'dist', 'main.js');
@@ -19,10 +20,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `node dist/main.js create` into a fresh temp folder; returns the folder. */
+/**
+ * `node dist/main.js create` into a fresh temp folder; returns the folder. On the PostgreSQL run
+ * the folder's database is a fresh schema (test/engine.ts), which runServer points the server at.
+ */
 export function createDb(user = 'admin:secret'): string {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'cdb-proc-')), 'db');
-  execFileSync(process.execPath, [MAIN, 'create', dir, '--user', user], { stdio: 'pipe' });
+  execFileSync(process.execPath, [MAIN, 'create', dir, '--user', user], { stdio: 'pipe', env: { ...process.env, ...newFolderEnv(dir) } });
   return dir;
 }
 
@@ -36,7 +40,7 @@ export interface ServerProcess {
 export async function runServer(dir: string, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
   const proc = spawn(process.execPath, [MAIN, 'run', dir, '--host', '127.0.0.1', '--port', String(port), ...extraArgs], {
-    env: { ...process.env, ...extraEnv },
+    env: { ...process.env, ...knownFolderEnv(dir), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

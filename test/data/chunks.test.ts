@@ -15,11 +15,25 @@ const get = (p: string, q: string) => t.http.get(`${p}/data?${q}`).set('Authoriz
 /** The wire text the original would send for these datapoints. */
 const wire = (pts: unknown[]) => '[' + pts.map((p) => JSON.stringify(p)).join(',') + ']';
 
-function layout(p: string, sub = 0): { chunks: number; tail: number; sizes: number[] } {
+/**
+ * How the stream's substream is laid out in the engine's tables (both engines share the layout:
+ * sealed rows in `chunks`, the tail one row per datapoint in `datapoints`).
+ */
+async function layout(p: string, sub = 0): Promise<{ chunks: number; tail: number; sizes: number[] }> {
   const name = p.split('/').pop()!;
-  const id = (t.db.prepare('SELECT id FROM streams WHERE name = ?').get(name) as { id: number }).id;
-  const rows = t.db.prepare('SELECT i1, i2 FROM chunks WHERE stream_id = ? AND sub = ? ORDER BY i1').all(id, sub) as { i1: number; i2: number }[];
-  const tail = (t.db.prepare('SELECT count(*) AS n FROM datapoints WHERE stream_id = ? AND sub = ?').get(id, sub) as { n: number }).n;
+  let rows: { i1: number; i2: number }[];
+  let tail: number;
+  if (t.pg) {
+    const s = t.pg.schema;
+    const id = (await t.pg.query<{ id: number }>(`SELECT id FROM ${s}.streams WHERE name = $1`, [name])).rows[0].id;
+    rows = (await t.pg.query<{ i1: number; i2: number }>(`SELECT i1::int, i2::int FROM ${s}.chunks WHERE stream_id = $1 AND sub = $2 ORDER BY i1`, [id, sub])).rows;
+    tail = (await t.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.datapoints WHERE stream_id = $1 AND sub = $2`, [id, sub])).rows[0].n;
+  } else {
+    const db = t.db!;
+    const id = (db.prepare('SELECT id FROM streams WHERE name = ?').get(name) as { id: number }).id;
+    rows = db.prepare('SELECT i1, i2 FROM chunks WHERE stream_id = ? AND sub = ? ORDER BY i1').all(id, sub) as { i1: number; i2: number }[];
+    tail = (db.prepare('SELECT count(*) AS n FROM datapoints WHERE stream_id = ? AND sub = ?').get(id, sub) as { n: number }).n;
+  }
   return { chunks: rows.length, tail, sizes: rows.map((r) => r.i2 - r.i1 + 1) };
 }
 
@@ -61,23 +75,23 @@ describe('sealing chunks', () => {
   it('exactly one full chunk is sealed and leaves no tail', async () => {
     const all = pts(CHUNK_POINTS);
     expect((await post(path, all)).status).toBe(200);
-    expect(layout(path)).toEqual({ chunks: 1, tail: 0, sizes: [CHUNK_POINTS] });
+    expect(await layout(path)).toEqual({ chunks: 1, tail: 0, sizes: [CHUNK_POINTS] });
     await expectReads(path, all);
   });
 
   it('one more than a chunk leaves one tail row', async () => {
     const all = pts(CHUNK_POINTS + 1);
     expect((await post(path, all)).status).toBe(200);
-    expect(layout(path)).toEqual({ chunks: 1, tail: 1, sizes: [CHUNK_POINTS] });
+    expect(await layout(path)).toEqual({ chunks: 1, tail: 1, sizes: [CHUNK_POINTS] });
     await expectReads(path, all);
   });
 
   it('single inserts seal when the tail fills, in the inserting request', async () => {
     const all = pts(CHUNK_POINTS + 2);
     for (let i = 0; i < CHUNK_POINTS - 1; i += 100) expect((await post(path, all.slice(i, Math.min(i + 100, CHUNK_POINTS - 1)))).status).toBe(200);
-    expect(layout(path)).toEqual({ chunks: 0, tail: CHUNK_POINTS - 1, sizes: [] });
+    expect(await layout(path)).toEqual({ chunks: 0, tail: CHUNK_POINTS - 1, sizes: [] });
     expect((await post(path, [all[CHUNK_POINTS - 1]])).status).toBe(200);
-    expect(layout(path)).toEqual({ chunks: 1, tail: 0, sizes: [CHUNK_POINTS] });
+    expect(await layout(path)).toEqual({ chunks: 1, tail: 0, sizes: [CHUNK_POINTS] });
     expect((await post(path, all.slice(CHUNK_POINTS))).status).toBe(200);
     await expectReads(path, all);
   });
@@ -85,7 +99,7 @@ describe('sealing chunks', () => {
   it('a big batch goes straight into chunks', async () => {
     const all = pts(3 * CHUNK_POINTS + 17);
     expect((await post(path, all)).status).toBe(200);
-    expect(layout(path)).toEqual({ chunks: 3, tail: 17, sizes: [CHUNK_POINTS, CHUNK_POINTS, CHUNK_POINTS] });
+    expect(await layout(path)).toEqual({ chunks: 3, tail: 17, sizes: [CHUNK_POINTS, CHUNK_POINTS, CHUNK_POINTS] });
     await expectReads(path, all);
   });
 
@@ -94,7 +108,7 @@ describe('sealing chunks', () => {
     const all = pts(20, 0, () => big);
     expect((await post(path, all)).status).toBe(200);
     const per = Math.ceil(CHUNK_BYTES / JSON.stringify(all[0]).length);
-    expect(layout(path).sizes[0]).toBe(per);
+    expect((await layout(path)).sizes[0]).toBe(per);
     await expectReads(path, all);
   });
 
@@ -103,7 +117,7 @@ describe('sealing chunks', () => {
     expect((await post(path, first)).status).toBe(200);
     const late = [{ t: 1, d: 'a' }, { t: 2, d: 'b' }, { t: 3, d: 'c' }, { t: 600, d: 'd' }];
     expect((await put(path, late)).status).toBe(200);
-    expect(layout(path).chunks).toBe(1);
+    expect((await layout(path)).chunks).toBe(1);
     const expected = [...first, { t: 500, d: 'a' }, { t: 500, d: 'b' }, { t: 500, d: 'c' }, { t: 600, d: 'd' }];
     await expectReads(path, expected);
     // Ordering is still enforced against the tail and the chunk.
@@ -115,8 +129,8 @@ describe('sealing chunks', () => {
     const down = pts(CHUNK_POINTS * 2, 0, (i) => ({ cmd: i }));
     expect((await post(path, main)).status).toBe(200);
     expect((await post(path, down, '?downlink=true')).status).toBe(200);
-    expect(layout(path, 0)).toEqual({ chunks: 1, tail: 5, sizes: [CHUNK_POINTS] });
-    expect(layout(path, 1)).toEqual({ chunks: 2, tail: 0, sizes: [CHUNK_POINTS, CHUNK_POINTS] });
+    expect(await layout(path, 0)).toEqual({ chunks: 1, tail: 5, sizes: [CHUNK_POINTS] });
+    expect(await layout(path, 1)).toEqual({ chunks: 2, tail: 0, sizes: [CHUNK_POINTS, CHUNK_POINTS] });
     await expectReads(path, main);
     await expectReads(path, down, '&downlink=true');
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as admin from '../../src/ops/admin';
 import { backupDatabase } from '../../src/storage/sqlite/backup';
 import { openFolder } from '../../src/ops/open';
+import { onPostgres } from '../engine';
 import { basic, freshFolder, serve, tmp } from './util';
 
 describe('admin commands (the original shell, non-interactive)', () => {
@@ -80,7 +81,8 @@ describe('admin commands (the original shell, non-interactive)', () => {
   });
 });
 
-describe('backup', () => {
+// SQLite only: `backup` copies the SQLite file (on PostgreSQL it points to pg_dump).
+describe.skipIf(onPostgres)('backup', () => {
   it('copies the live database consistently while it is being written', async () => {
     const o = await freshFolder();
     const srv = await serve(o);

@@ -42,7 +42,9 @@ describe('health and readiness', () => {
   it('readiness is a 503 when the database does not answer', async () => {
     const other = await makeApp();
     try {
-      other.db.close();
+      // The database goes away under the running app: the SQLite handle, or the PostgreSQL pool.
+      if (other.db) other.db.close();
+      else await other.storage.close();
       const r = await other.http.get('/api/v1/meta/ready');
       expect(r.status).toBe(503);
       expect(r.body.msg).toBe('The database does not answer');

@@ -1,18 +1,42 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app';
+import { configFileText, defaultConfig } from '../../src/config';
+import { CONFIG_NAME } from '../../src/config/load';
 import { createDatabase } from '../../src/main';
 import { type OpenedDatabase, openFolder } from '../../src/ops/open';
+import { TEST_POOL_SIZE, freshSchema, onPostgres } from '../engine';
 
 export const tmp = (prefix = 'cdb-ops-'): string => mkdtempSync(path.join(tmpdir(), prefix));
 
-/** A fresh database folder opened as the offline commands open it (no env overrides). */
+/**
+ * A fresh database folder opened as the offline commands open it (no env overrides). On the
+ * PostgreSQL run its config points at a fresh schema (test/engine.ts), which close() drops.
+ */
 export async function freshFolder(dir = path.join(tmp(), 'db')): Promise<OpenedDatabase & { dir: string }> {
-  await createDatabase(dir);
-  return { ...(await openFolder(dir, { env: {} })), dir };
+  if (!onPostgres) {
+    await createDatabase(dir);
+    return { ...(await openFolder(dir, { env: {} })), dir };
+  }
+  const schema = await freshSchema();
+  const cfg = defaultConfig(path.resolve(dir));
+  cfg.sql.type = 'postgres';
+  cfg.sql.uri = schema.uri;
+  cfg.sql.pool = TEST_POOL_SIZE;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, CONFIG_NAME), configFileText(cfg), { mode: 0o600 });
+  const o = await openFolder(dir, { env: {} });
+  return {
+    ...o,
+    dir,
+    close: async () => {
+      await o.close();
+      await schema.drop();
+    },
+  };
 }
 
 /** Serves an opened folder over HTTP on a loopback port. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../../src/storage';
 import { type InsertRule, type InsertTarget, MAIN, type StreamRow } from '../../src/storage/types';
+import { onPostgres } from '../engine';
 
 /** A rule that appends points at t = 1, 2, … after the stored ones, or refuses with `fail`. */
 function rule(n: number, fail?: Error, maxStreamBytes = 0): InsertRule {
@@ -23,7 +24,8 @@ function rule(n: number, fail?: Error, maxStreamBytes = 0): InsertRule {
   };
 }
 
-describe('group commit in the SQLite engine', () => {
+// SQLite only: the SQLite engine's group commit (many inserts in one transaction) and its file.
+describe.skipIf(onPostgres)('group commit in the SQLite engine', () => {
   let dir: string;
   let storage: SqliteStorage;
   let stream: StreamRow;
