@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Datapoint } from '../../pipescript/datapoint';
 import type { Reducer } from '../../pipescript/reduce';
+import type { ByteSink } from '../../storage/chunks';
 import type { StreamQuery, StreamReader } from '../../query/types';
 import type { UserRole } from '../../permissions';
 import { DOWNLINK, type InsertRule, MAIN, type Retention, type StoredPoint, type StreamRow, type Sub, type SyncReads } from '../../storage/types';
@@ -196,6 +197,22 @@ export class DatapointService {
       for await (const s of joined) yield [s];
       counters.datapointsRead += n;
     })();
+  }
+
+  /**
+   * The plan's stored wire texts as UTF-8 bytes, for engines that write them so (readJoinedInto):
+   * a function that starts the read into a sink, each step appending one batch (the caller puts
+   * the ',' between batches); null otherwise, then rows().
+   */
+  joinedInto(plan: ReadPlan): ((sink: ByteSink) => AsyncIterator<void>) | null {
+    const data = this.core.data;
+    if (!data.readJoinedInto) return null;
+    const counters = this.core.counters;
+    const id = plan.ref.stream.id;
+    return (sink) => {
+      counters.datapointsRead += plan.i2 - plan.i1;
+      return data.readJoinedInto!(id, plan.sub, plan.i1, plan.i2, sink);
+    };
   }
 
   /**
