@@ -104,7 +104,7 @@ const pool: Buffer[] = [];
  */
 export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSink) => AsyncIterator<void>): Promise<FastifyReply> {
   const pooled = pool.pop() ?? Buffer.allocUnsafeSlow(POOL_BUFFER);
-  let sink = new ByteSink(pooled);
+  const sink = new ByteSink(pooled);
   const res = reply.raw;
   res.once('finish', () => {
     if (pool.length < POOL_MAX) pool.push(pooled);
@@ -133,8 +133,9 @@ export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSin
       for (;;) {
         if (sink.len >= WRITE_AT) {
           yield sink.bytesView();
-          // The yielded bytes stay as they are until written: the next ones go to a new buffer.
-          sink = new ByteSink(Buffer.allocUnsafe(POOL_BUFFER));
+          // The yielded bytes stay as they are until written: the next ones go to a new buffer
+          // (the same sink, which the read holds).
+          sink.restart(Buffer.allocUnsafe(POOL_BUFFER));
           await nextTurn();
         }
         const mark = sink.len;

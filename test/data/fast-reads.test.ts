@@ -158,3 +158,88 @@ describe('reductions read from typed arrays', () => {
     expect((await get(p, 't1=5&t2=6&transform=sum%20%7C%20if%20last')).text).toBe('[]');
   });
 });
+
+describe('range reads written as bytes', () => {
+  /** The wire text of posted points, as the server stores it (t and d as JSON writes them). */
+  const wire = (pts: { t: number; d: unknown }[]) => '[' + pts.map((p) => JSON.stringify(p)).join(',') + ']';
+
+  async function filled(seed: number, count: number): Promise<{ p: string; pts: { t: number; d: unknown }[] }> {
+    const r = rng(seed);
+    const p = await stream();
+    const pts: { t: number; d: unknown }[] = [];
+    let tm = 1_600_000_000_000;
+    for (let i = 0; i < count; i++) {
+      tm += r() < 0.05 ? 0 : 1000 + Math.round((r() - 0.5) * 100);
+      const block = Math.floor(i / CHUNK_POINTS) % 5;
+      const d =
+        block === 0 || block === 3
+          ? value(r, i)
+          : block === 1
+            ? { x: Math.round(r() * 100) / 10, 'ключ': 'значение ✓' }
+            : block === 2
+              ? `s${Math.round(r() * 1e6)} é`
+              : r() < 0.5;
+      pts.push({ t: tm / 1000, d });
+    }
+    await post(p, pts);
+    return { p, pts };
+  }
+
+  it('answer the stored texts byte for byte across numeric, record, text chunks and the tail', async () => {
+    const { p, pts } = await filled(3, 5 * CHUNK_POINTS + 77);
+    const len = pts.length;
+    for (const [a, b] of [
+      [0, 0],
+      [0, 1],
+      [5, 17],
+      [CHUNK_POINTS - 3, CHUNK_POINTS + 3],
+      [CHUNK_POINTS, 3 * CHUNK_POINTS],
+      [2 * CHUNK_POINTS + 1, len - 1],
+      [len - 80, 0],
+      [-10, 0],
+    ]) {
+      const r = await get(p, `i1=${a}&i2=${b}`);
+      const lo = a < 0 ? len + a : a;
+      const hi = b <= 0 ? len + b : b;
+      expect(r.status).toBe(200);
+      expect(r.text, `i1=${a}&i2=${b}`).toBe(wire(pts.slice(lo, hi)));
+      expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+      // Small answers carry a length, big ones stream, as before.
+      if (Buffer.byteLength(r.text) < 64 * 1024) expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.text)));
+      else expect(r.headers['transfer-encoding']).toBe('chunked');
+    }
+    const tr = await get(p, `t1=${pts[1500].t}&t2=${pts[3700].t}`);
+    const first = pts.findIndex((x) => x.t > pts[1500].t);
+    let last = first;
+    while (last < len && pts[last].t <= pts[3700].t) last++;
+    expect(tr.text).toBe(wire(pts.slice(first, last)));
+    expect((await get(p, `t1=${pts[10].t}&limit=7`)).text).toBe(wire(pts.slice(pts.findIndex((x) => x.t > pts[10].t)).slice(0, 7)));
+  });
+
+  it('answer many concurrent reads each with its own bytes (answer buffers are reused only once sent)', async () => {
+    const { p, pts } = await filled(5, 12 * CHUNK_POINTS + 5);
+    const ranges = Array.from({ length: 24 }, (_, i) => [(i * 997) % (pts.length - 9000), 0] as [number, number]).map(([a], i) => [a, a + 100 + ((i * 1931) % 8900)]);
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all(ranges.map(([a, b]) => get(p, `i1=${a}&i2=${b}`)));
+      got.forEach((r, k) => expect(r.text, `${ranges[k]}`).toBe(wire(pts.slice(ranges[k][0], ranges[k][1]))));
+    }
+  });
+
+  it('stream answers bigger than one write whole and in order', async () => {
+    const { p, pts } = await filled(9, 40 * CHUNK_POINTS + 11);
+    const r = await get(p, 'i1=0&i2=0');
+    expect(Buffer.byteLength(r.text)).toBeGreaterThan(1024 * 1024);
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(r.text).toBe(wire(pts));
+    expect((await get(p, 'i1=0&i2=0&q=length')).text).toBe(String(pts.length));
+  });
+
+  it('answer [] for an empty range', async () => {
+    const p = await stream();
+    const r = await get(p, 'i1=0&i2=0');
+    expect(r.text).toBe('[]');
+    expect(r.headers['content-length']).toBe('2');
+    await post(p, [{ t: 1, d: 1 }]);
+    expect((await get(p, 't1=2&t2=3')).text).toBe('[]');
+  });
+});

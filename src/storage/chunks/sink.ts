@@ -33,6 +33,12 @@ export class ByteSink {
     this.len += this.buf.write(s, this.len, 'utf8');
   }
 
+  /** Starts over, empty, in `buf` (the bytes appended so far stay in the old buffer). */
+  restart(buf: Buffer): void {
+    this.buf = buf;
+    this.len = 0;
+  }
+
   /** What was appended so far (a view, not a copy). */
   bytesView(): Buffer {
     return this.buf.subarray(0, this.len);
