@@ -92,22 +92,25 @@ export async function sendRowChunks(reply: FastifyReply, chunks: AsyncIterator<s
 const WRITE_AT = 256 * 1024;
 /** Answer buffers kept for reuse: a read's first WRITE_AT bytes are written into one of them. */
 const POOL_BUFFER = WRITE_AT + 256 * 1024;
-const POOL_MAX = 8;
+const POOL_MAX = 16;
 const pool: Buffer[] = [];
+const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(POOL_BUFFER);
+/** The first buffers of an answer go back to the pool once it finished; later ones (long streams) are left to the GC, so memory stays flat. */
+const POOLED_PER_ANSWER = 2;
 
 /**
  * sendRowChunks for engines that write the stored texts as bytes (DatapointStorage
  * readJoinedInto): the body is the same bytes sendRowChunks writes, built in one buffer instead of
  * a string per batch. An answer under FLUSH_AT goes out with a Content-Length, a longer one
- * streams, WRITE_AT at a time. The first buffer comes from a small pool and goes back once the
+ * streams, WRITE_AT at a time. The first two buffers come from a small pool and go back once the
  * response finished (its bytes are then with the operating system), never before.
  */
 export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSink) => AsyncIterator<void>): Promise<FastifyReply> {
-  const pooled = pool.pop() ?? Buffer.allocUnsafeSlow(POOL_BUFFER);
-  const sink = new ByteSink(pooled);
+  const pooled = [takeBuffer()];
+  const sink = new ByteSink(pooled[0]);
   const res = reply.raw;
   res.once('finish', () => {
-    if (pool.length < POOL_MAX) pool.push(pooled);
+    for (const b of pooled) if (pool.length < POOL_MAX) pool.push(b);
   });
   const chunks = start(sink);
   sink.byte(91); // [
@@ -135,7 +138,10 @@ export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSin
           yield sink.bytesView();
           // The yielded bytes stay as they are until written: the next ones go to a new buffer
           // (the same sink, which the read holds).
-          sink.restart(Buffer.allocUnsafe(POOL_BUFFER));
+          let next: Buffer;
+          if (pooled.length < POOLED_PER_ANSWER) pooled.push((next = takeBuffer()));
+          else next = Buffer.allocUnsafe(POOL_BUFFER);
+          sink.restart(next);
           await nextTurn();
         }
         const mark = sink.len;
