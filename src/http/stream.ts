@@ -4,6 +4,7 @@ import { datapointToJSON, type Datapoint } from '../pipescript';
 import { API_HEADERS, sendError } from './errors';
 import { CdbError } from '../errors';
 import { PipeScriptError } from '../pipescript';
+import { ByteSink } from '../storage/chunks';
 
 /** Bytes gathered before a write: few syscalls, flat memory. */
 const FLUSH_AT = 64 * 1024;
@@ -22,8 +23,8 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 const SLICE_MS = 10;
 
-/** Streams an async generator's strings; Readable.from pulls one only when the socket wants more. */
-function streamOf(body: AsyncGenerator<string>): Readable {
+/** Streams an async generator's strings or bytes; Readable.from pulls one only when the socket wants more. */
+function streamOf(body: AsyncGenerator<string | Buffer>): Readable {
   return Readable.from(body, { objectMode: false });
 }
 
@@ -78,6 +79,85 @@ export async function sendRowChunks(reply: FastifyReply, chunks: AsyncIterator<s
       throw e;
     }
     yield out + ']';
+  }
+  return reply.headers(API_HEADERS).type(JSON_TYPE).send(streamOf(body()));
+}
+
+/**
+ * Once an answer streams, bytes gathered per socket write. Bigger than FLUSH_AT: stored chunks
+ * write their text as bytes quickly (a 10,000-datapoint read, ~330 KB, in about a millisecond),
+ * so fewer writes and event-loop turns cost less; a turn is still given between writes, so a
+ * failure part way (storage gone) still cuts an answer of a few hundred KB, as before.
+ */
+const WRITE_AT = 256 * 1024;
+/** Answer buffers kept for reuse: a read's first WRITE_AT bytes are written into one of them. */
+const POOL_BUFFER = WRITE_AT + 256 * 1024;
+const POOL_MAX = 16;
+const pool: Buffer[] = [];
+const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(POOL_BUFFER);
+/** The first buffers of an answer go back to the pool once it finished; later ones (long streams) are left to the GC, so memory stays flat. */
+const POOLED_PER_ANSWER = 2;
+
+/**
+ * sendRowChunks for engines that write the stored texts as bytes (DatapointStorage
+ * readJoinedInto): the body is the same bytes sendRowChunks writes, built in one buffer instead of
+ * a string per batch. An answer under FLUSH_AT goes out with a Content-Length, a longer one
+ * streams, WRITE_AT at a time. The first two buffers come from a small pool and go back once the
+ * response finished (its bytes are then with the operating system), never before.
+ */
+export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSink) => AsyncIterator<void>): Promise<FastifyReply> {
+  const pooled = [takeBuffer()];
+  const sink = new ByteSink(pooled[0]);
+  const res = reply.raw;
+  res.once('finish', () => {
+    for (const b of pooled) if (pool.length < POOL_MAX) pool.push(b);
+  });
+  const chunks = start(sink);
+  sink.byte(91); // [
+  let r: IteratorResult<void>;
+  for (;;) {
+    const mark = sink.len;
+    if (mark > 1) sink.byte(44); // ,
+    r = await chunks.next();
+    if (r.done) {
+      sink.len = mark;
+      break;
+    }
+    if (sink.len >= FLUSH_AT) break;
+  }
+  if (sink.len === 1) return sendEmpty(reply);
+  if (r.done) {
+    sink.byte(93); // ]
+    return reply.headers(API_HEADERS).type(JSON_TYPE).send(sink.bytesView());
+  }
+  const log = reply.log;
+  async function* body(): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        if (sink.len >= WRITE_AT) {
+          yield sink.bytesView();
+          // The yielded bytes stay as they are until written: the next ones go to a new buffer
+          // (the same sink, which the read holds).
+          let next: Buffer;
+          if (pooled.length < POOLED_PER_ANSWER) pooled.push((next = takeBuffer()));
+          else next = Buffer.allocUnsafe(POOL_BUFFER);
+          sink.restart(next);
+          await nextTurn();
+        }
+        const mark = sink.len;
+        sink.byte(44);
+        const n = await chunks.next();
+        if (n.done) {
+          sink.len = mark;
+          break;
+        }
+      }
+    } catch (e) {
+      log.error({ err: e instanceof Error ? e.message : String(e) }, 'streamed answer failed part way: connection cut');
+      throw e;
+    }
+    sink.byte(93);
+    yield sink.bytesView();
   }
   return reply.headers(API_HEADERS).type(JSON_TYPE).send(streamOf(body()));
 }

@@ -17,6 +17,8 @@ export type { PipeScriptConfig } from './config';
 export { configurePipeScript } from './config';
 export type { Script, ScriptInstance } from './script';
 export { parseScript } from './script';
+export { Reducer } from './reduce';
+export type { ReductionKind } from './reduce';
 export { datapointToJSON, toPlain } from './json';
 export { transformListing } from './registry';
 export type { TransformInfo, TransformArgInfo } from './registry';

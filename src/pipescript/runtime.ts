@@ -54,6 +54,8 @@ export type Impl =
       make: (inp: In) => Src;
       /** Used instead of `make` when every fed argument is a Mapper: no In, no buffers. */
       fast?: (src: Src) => Src;
+      /** This is `if last` (only the final datapoint passes): lets `sum | if last` and the like reduce typed arrays (reduce.ts). */
+      ifLast?: true;
     };
 
 export type PlanNode =

@@ -1,6 +1,7 @@
 import type { Datapoint } from './datapoint';
 import { PipeScriptError } from './errors';
 import { parsePlan } from './parser';
+import { type ReductionKind, Reducer, reductionOf } from './reduce';
 import { ArraySrc, IterSrc, type Plan, type Src, arrayRunner, stageFactory } from './runtime';
 
 export interface Script {
@@ -8,6 +9,12 @@ export interface Script {
   run(input: Iterator<Datapoint>): Iterator<Datapoint>;
   runArray(input: Datapoint[]): Datapoint[];
   instance(): ScriptInstance;
+  /**
+   * When the script is exactly `sum`, `mean`, `count`, `min` or `max` followed by `| if last`: a
+   * fresh Reducer that gives the same single output as `run` from typed arrays (reduce.ts);
+   * otherwise null.
+   */
+  reducer(): Reducer | null;
 }
 
 export interface ScriptInstance {
@@ -61,12 +68,17 @@ class Instance implements ScriptInstance {
 class CompiledScript implements Script {
   private readonly build: (src: Src) => Src;
   private readonly whole: ((input: readonly Datapoint[]) => Datapoint[]) | null;
+  private readonly reduction: ReductionKind | null;
   constructor(
     readonly source: string,
     plan: Plan,
   ) {
     this.build = stageFactory(plan);
     this.whole = arrayRunner(plan);
+    this.reduction = reductionOf(plan);
+  }
+  reducer(): Reducer | null {
+    return this.reduction === null ? null : new Reducer(this.reduction);
   }
   run(input: Iterator<Datapoint>): Iterator<Datapoint> {
     return new OutIterator(this.build(new IterSrc(input)));

@@ -1,4 +1,4 @@
-import type { DecodedChunk } from './chunks';
+import type { ByteSink, DecodedChunk } from './chunks';
 
 /**
  * The storage interface: everything the services know about where users, devices, streams and
@@ -258,6 +258,13 @@ export interface DatapointStorage {
    * this text directly, without a string per datapoint.
    */
   readJoined?(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string>;
+  /**
+   * readJoined as UTF-8 bytes written into `sink`, what a plain range read sends as it is: each
+   * step appends the next batch's text (no separator; the caller writes the ',' between batches
+   * before pulling). Optional: an engine whose chunks hold numbers as columns writes their text
+   * as bytes directly, with no string per batch.
+   */
+  readJoinedInto?(streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): AsyncIterableIterator<void>;
   /**
    * Removes [i1, i2) of one substream; later datapoints' indexes shift down by i2 − i1 and the
    * summary is updated (length, bytes; last_t when the tail went). Returns the count removed.

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
 import type { Datapoint } from '../../pipescript/datapoint';
+import type { Reducer } from '../../pipescript/reduce';
+import type { ByteSink } from '../../storage/chunks';
 import type { StreamQuery, StreamReader } from '../../query/types';
 import type { UserRole } from '../../permissions';
 import { DOWNLINK, type InsertRule, MAIN, type Retention, type StoredPoint, type StreamRow, type Sub, type SyncReads } from '../../storage/types';
@@ -199,6 +201,22 @@ export class DatapointService {
   }
 
   /**
+   * The plan's stored wire texts as UTF-8 bytes, for engines that write them so (readJoinedInto):
+   * a function that starts the read into a sink, each step appending one batch (the caller puts
+   * the ',' between batches); null otherwise, then rows().
+   */
+  joinedInto(plan: ReadPlan): ((sink: ByteSink) => AsyncIterator<void>) | null {
+    const data = this.core.data;
+    if (!data.readJoinedInto) return null;
+    const counters = this.core.counters;
+    const id = plan.ref.stream.id;
+    return (sink) => {
+      counters.datapointsRead += plan.i2 - plan.i1;
+      return data.readJoinedInto!(id, plan.sub, plan.i1, plan.i2, sink);
+    };
+  }
+
+  /**
    * The plan's datapoints as objects, transform and limit applied: what merges and datasets
    * consume. Synchronous, over the engine's synchronous reads (see SyncReads in storage/types.ts).
    */
@@ -234,8 +252,15 @@ export class DatapointService {
         for (const r of rows) yield parseStored(r);
       }
     }
-    let it: Iterator<Datapoint> = source();
-    if (plan.transform) it = plan.transform.run(it);
+    // `sum | if last` and its kin over chunked storage: numeric chunks are reduced from their
+    // typed arrays, with the answer of the general pipeline (pipescript/reduce.ts).
+    const reducer = sync.pieces ? (plan.transform?.reducer() ?? null) : null;
+    let it: Iterator<Datapoint>;
+    if (reducer !== null) it = reduced(sync, id, sub, i1, i2, reducer, counters);
+    else {
+      it = source();
+      if (plan.transform) it = plan.transform.run(it);
+    }
     if (plan.limit > 0) it = limitIter(it, plan.limit);
     return it;
   }
@@ -537,6 +562,25 @@ function timePlan(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: numbe
 }
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The single output of a reduction over [i1, i2): typed arrays for numeric chunks, parsed datapoints otherwise. */
+function* reduced(sync: SyncReads, id: number, sub: Sub, i1: number, i2: number, r: Reducer, counters: { datapointsRead: number }): Generator<Datapoint> {
+  for (let it = sync.pieces!(id, sub, i1, i2), p = it.next(); !p.done; p = it.next()) {
+    const pc = p.value;
+    counters.datapointsRead += pc.to - pc.from;
+    const v = pc.chunk.numeric;
+    if (v) r.numbers(pc.chunk.times, v, pc.from, pc.to);
+    else {
+      const tx = pc.chunk.wires(pc.from, pc.to);
+      for (let k = 0; k < tx.length; k++) {
+        const dp = parseStored(tx[k]);
+        r.point(dp.t, dp.d);
+      }
+    }
+  }
+  const out = r.result();
+  if (out !== null) yield out;
+}
 
 function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {
   for (let i = 0; i < n; i++) {

@@ -3,7 +3,7 @@ import { DatapointService } from '../../domain/datapoints/service';
 import { compileTransform } from '../../domain/datapoints/transform';
 import { type Register, checkNames, requireBody, sendJSON, sendText } from '../context';
 import { sendError } from '../errors';
-import { sendDatapoints, sendRowChunks } from '../stream';
+import { sendDatapoints, sendJoinedBytes, sendRowChunks } from '../stream';
 import { MAX_BUCKETS } from '../../domain/datapoints/downsample';
 import { CSV_SAMPLE, type CsvColumns, addColumns, cellTypes, parseCsvUpload, pull, scanColumns, sendCsv, sendProduceError } from '../csv';
 import type { Datapoint } from '../../pipescript/datapoint';
@@ -107,7 +107,8 @@ export const registerData: Register = (app, { svc, api, config }) => {
         return sendRowChunks(reply, b.json());
       }
       if (!plan.transform) {
-        return sendRowChunks(reply, svc.data.rows(plan));
+        const into = svc.data.joinedInto(plan);
+        return into ? sendJoinedBytes(reply, into) : sendRowChunks(reply, svc.data.rows(plan));
       }
       return sendDatapoints(reply, svc.data.datapoints(plan));
     }),

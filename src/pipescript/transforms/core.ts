@@ -289,7 +289,13 @@ export const coreTransforms: Def[] = [
     build({ args }) {
       const cond = args[0];
       if (cond.node.k === 'call' && cond.node.name === 'last') {
-        return { kind: 'stage', fed: [], make: (inp) => new IfLastStage({ next: () => (inp.next() ? inp.dp : null) }), fast: (src) => new IfLastStage(src) };
+        return {
+          kind: 'stage',
+          fed: [],
+          make: (inp) => new IfLastStage({ next: () => (inp.next() ? inp.dp : null) }),
+          fast: (src) => new IfLastStage(src),
+          ifLast: true,
+        };
       }
       return {
         kind: 'stage',

@@ -5,9 +5,11 @@
 import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
 import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
-import { columnWires, prefixLengths, prefixedWires, prefixedWiresText, type WireText } from './wire';
+import type { ByteSink } from './sink';
+import { columnWires, columnWiresInto, prefixLengths, prefixedWires, prefixedWiresText, type WireText } from './wire';
 
 export { ChunkCorruptError } from './bytes';
+export { ByteSink } from './sink';
 
 /** A datapoint as stored: its timestamp and its exact wire-form JSON text. */
 export interface StoredPoint {
@@ -46,6 +48,11 @@ export interface DecodedChunk {
   wires(from?: number, to?: number): string[];
   /** Wire texts of points [from, to) joined by ',': the inside of a JSON array, '' when empty. */
   joined(from?: number, to?: number): string;
+  /**
+   * Appends the UTF-8 bytes of joined(from, to) to `sink`: what a range read writes to the
+   * socket. Numeric and record chunks write them straight from their columns, without a string.
+   */
+  writeJoined(sink: ByteSink, from?: number, to?: number): void;
 }
 
 export interface EncodeOptions {
@@ -377,7 +384,11 @@ class Decoded implements DecodedChunk {
     this.times = tc.values;
     this.numeric = cols !== null && keyBytes === null ? cols[0].values : null;
     this.record = cols !== null && keys !== null ? { keys, columns: cols.map((c) => c.values) } : null;
+    this.asciiColumns = cols !== null && (keyBytes === null || keyBytes.every((b) => b.every((c) => c < 0x80)));
   }
+
+  /** Columnar with ASCII keys: the texts' latin1 bytes are their UTF-8 bytes. */
+  private readonly asciiColumns: boolean;
 
   private w: WireText | null = null;
 
@@ -424,6 +435,13 @@ class Decoded implements DecodedChunk {
     if (from === to) return '';
     const [{ text, offs }, base] = this.text(from, to);
     return text.slice(offs[from - base], offs[to - base] - 1);
+  }
+
+  writeJoined(sink: ByteSink, from = 0, to = this.count): void {
+    this.range(from, to);
+    // Texts already built (an edge chunk read again) are copied; columns are written directly.
+    if (this.w === null && this.asciiColumns) columnWiresInto(sink, this.tc, this.cols!, this.keyBytes, from, to);
+    else sink.string(this.joined(from, to));
   }
 }
 

@@ -1,4 +1,5 @@
 import { POW10, type Column } from './columns';
+import type { ByteSink } from './sink';
 
 /**
  * Comma-separated wire texts of points [from, to) of a chunk and where each starts: point i is
@@ -9,68 +10,118 @@ export interface WireText {
   offs: Int32Array;
 }
 
+/**
+ * The buffer texts are built in, with a DataView on it. The number writers store 4 bytes at a
+ * time (a 4-digit group, or a short group and whatever follows it in the table entry) and move
+ * on by the real length, so they may write up to 3 bytes past their end: later writes overwrite
+ * those, and nothing past the final end is read. Every buffer size check leaves SLACK for that.
+ */
 let scratch = Buffer.allocUnsafe(1 << 16);
+let view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+const SLACK = 8;
 
-/** "00".."99" as character codes. */
-const DIG2 = new Uint8Array(200);
-for (let i = 0; i < 100; i++) {
-  DIG2[2 * i] = 48 + ((i / 10) | 0);
-  DIG2[2 * i + 1] = 48 + (i % 10);
+function ensureScratch(bytes: number): void {
+  if (scratch.length >= bytes + SLACK) return;
+  scratch = Buffer.allocUnsafe(2 * (bytes + SLACK));
+  view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
 }
 
-function digits32(y: number): number {
-  return y < 10 ? 1 : y < 100 ? 2 : y < 1e3 ? 3 : y < 1e4 ? 4 : y < 1e5 ? 5 : y < 1e6 ? 6 : y < 1e7 ? 7 : y < 1e8 ? 8 : y < 1e9 ? 9 : 10;
+/** Little-endian packed character codes of a short ASCII string (at most 4). */
+function pack4(s: string): number {
+  let v = 0;
+  for (let k = 0; k < s.length; k++) v |= s.charCodeAt(k) << (8 * k);
+  return v >>> 0;
 }
 
-/** Writes y (0 ≤ y < 2^31) as exactly `len` digits, zero-padded on the left; returns the end. */
+/** 0..9999 as exactly 4 digits; as its shortest digits with their count. */
+const D4 = new Uint32Array(10000);
+const DS = new Uint32Array(10000);
+const DL = new Uint8Array(10000);
+for (let i = 0; i < 10000; i++) {
+  D4[i] = pack4(String(i).padStart(4, '0'));
+  DS[i] = pack4(String(i));
+  DL[i] = String(i).length;
+}
+/** For scales 1–3: the fraction f (0 < f < 10^s) as `.` and its s digits without trailing zeros, with their count. */
+const FRAC: Uint32Array[] = [];
+const FRAC_LEN: Uint8Array[] = [];
+for (let s = 1; s <= 3; s++) {
+  const n = 10 ** s;
+  FRAC[s] = new Uint32Array(n);
+  FRAC_LEN[s] = new Uint8Array(n);
+  for (let f = 1; f < n; f++) {
+    const text = ('.' + String(f).padStart(s, '0')).replace(/0+$/, '');
+    FRAC[s][f] = pack4(text);
+    FRAC_LEN[s][f] = text.length;
+  }
+}
+
+/** Writes y (0 ≤ y < 10^9) as exactly `len` digits, zero-padded on the left; returns the end. */
 function writePadded(buf: Buffer, pos: number, y: number, len: number): number {
   let i = pos + len;
-  while (y >= 100) {
-    const q = (y / 100) | 0;
-    const r = (y - q * 100) << 1;
-    buf[--i] = DIG2[r + 1];
-    buf[--i] = DIG2[r];
+  while (i - pos >= 4) {
+    const q = (y / 10000) | 0;
+    i -= 4;
+    view.setUint32(i, D4[y - q * 10000], true);
     y = q;
   }
-  if (y >= 10) {
-    buf[--i] = DIG2[(y << 1) + 1];
-    buf[--i] = DIG2[y << 1];
-  } else {
-    buf[--i] = 48 + y;
+  while (i > pos) {
+    const q = (y / 10) | 0;
+    buf[--i] = 48 + y - q * 10;
+    y = q;
   }
-  while (i > pos) buf[--i] = 48;
   return pos + len;
 }
 
-function writeUint(buf: Buffer, pos: number, x: number): number {
-  if (x < 2147483648) return writePadded(buf, pos, x | 0, digits32(x | 0));
+/** The decimal digits of an integer 0 ≤ x ≤ 2^53; returns the end. */
+function writeUint(pos: number, x: number): number {
+  if (x < 1e4) {
+    view.setUint32(pos, DS[x], true);
+    return pos + DL[x];
+  }
+  if (x < 1e8) {
+    const h = (x / 1e4) | 0;
+    view.setUint32(pos, DS[h], true);
+    pos += DL[h];
+    view.setUint32(pos, D4[x - h * 1e4], true);
+    return pos + 4;
+  }
   const hi = Math.floor(x / 1e8);
-  return writePadded(buf, writeUint(buf, pos, hi), x - hi * 1e8, 8);
+  const lo = (x - hi * 1e8) | 0;
+  pos = writeUint(pos, hi);
+  const a = (lo / 1e4) | 0;
+  view.setUint32(pos, D4[a], true);
+  view.setUint32(pos + 4, D4[lo - a * 1e4], true);
+  return pos + 8;
 }
 
 /**
  * `k / 10^s` the way String() writes it, for the values the encoder scaled: the digits of k with
  * the point put back and trailing zeros dropped. The encoder checks the result against the stored
  * text, so a case where this differs from String() is stored another way, never answered wrongly.
+ * Chunks already stored were checked against this exact output: any change here must write the
+ * same bytes for every k and s (test/storage/wire-bytes.test.ts holds the first version as reference).
  */
 function writeScaled(buf: Buffer, pos: number, k: number, s: number): number {
   if (k < 0) {
     buf[pos++] = 45;
     k = -k;
   }
-  if (s === 0) return writeUint(buf, pos, k);
+  if (s === 0) return writeUint(pos, k);
   const p = POW10[s];
   const ip = Math.floor(k / p);
-  let fr = (k - ip * p) | 0;
-  pos = writeUint(buf, pos, ip);
+  const fr = (k - ip * p) | 0;
+  pos = writeUint(pos, ip);
   if (fr === 0) return pos;
-  let digits = s;
-  for (let q = (fr / 10) | 0; q * 10 === fr; q = (fr / 10) | 0) {
-    fr = q;
-    digits--;
+  if (s <= 3) {
+    view.setUint32(pos, FRAC[s][fr], true);
+    return pos + FRAC_LEN[s][fr];
   }
   buf[pos++] = 46;
-  return writePadded(buf, pos, fr, digits);
+  // All s digits of the fraction, then its trailing zeros dropped (it is not 0, so a digit stays).
+  pos = writePadded(buf, pos, fr, s);
+  while (buf[pos - 1] === 48) pos--;
+  return pos;
 }
 
 function writeString(buf: Buffer, pos: number, x: number): number {
@@ -89,31 +140,47 @@ const MAX_NUMBER = 25;
  */
 export function columnWires(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null, from = 0, to = t.values.length): WireText {
   const n = to - from;
+  const offs = new Int32Array(n + 1);
+  const pos = writeTexts(t, cols, keys, from, to, offs);
+  offs[n] = pos;
+  return { text: scratch.toString('latin1', 0, n > 0 ? pos - 1 : 0), offs };
+}
+
+/**
+ * Appends the same texts joined by ',' to `sink` as bytes, straight from the columns (no string
+ * in between): the UTF-8 of columnWires(…).text when every key is ASCII (the numbers always are).
+ */
+export function columnWiresInto(sink: ByteSink, t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null, from = 0, to = t.values.length): void {
+  const pos = writeTexts(t, cols, keys, from, to, null);
+  if (to > from) sink.bytes(scratch, 0, pos - 1);
+}
+
+/** Writes the texts of [from, to) into `scratch`, each followed by ','; `offs` gets where each starts. Returns the end. */
+function writeTexts(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null, from: number, to: number, offs: Int32Array | null): number {
+  const n = to - from;
   let perPoint = 14 + 2 * MAX_NUMBER;
   if (keys !== null) for (const k of keys) perPoint += k.length + 2 + MAX_NUMBER;
-  if (scratch.length < n * perPoint) scratch = Buffer.allocUnsafe(n * perPoint * 2);
+  ensureScratch(n * perPoint);
   const buf = scratch;
-  const offs = new Int32Array(n + 1);
   const tv = t.values;
   const ti = t.ints;
   const ts = t.scale;
   const m = cols.length;
   let pos = 0;
   for (let i = from; i < to; i++) {
-    offs[i - from] = pos;
-    buf[pos++] = 123; // {
-    buf[pos++] = 34; // "
+    if (offs !== null) offs[i - from] = pos;
     if (tv[i] !== 0) {
-      buf[pos++] = 116; // t
-      buf[pos++] = 34;
-      buf[pos++] = 58; // :
-      pos = ti !== null ? writeScaled(buf, pos, ti[i], ts) : writeString(buf, pos, tv[i]);
-      buf[pos++] = 44; // ,
-      buf[pos++] = 34;
+      view.setUint32(pos, OPEN_T, true);
+      buf[pos + 4] = 58; // :
+      pos = ti !== null ? writeScaled(buf, pos + 5, ti[i], ts) : writeString(buf, pos + 5, tv[i]);
+      view.setUint32(pos, COMMA_D, true);
+      buf[pos + 4] = 58;
+      pos += 5;
+    } else {
+      view.setUint32(pos, OPEN_D, true);
+      buf[pos + 4] = 58;
+      pos += 5;
     }
-    buf[pos++] = 100; // d
-    buf[pos++] = 34;
-    buf[pos++] = 58;
     if (keys === null) {
       const c = cols[0];
       pos = c.ints !== null ? writeScaled(buf, pos, c.ints[i], c.scale) : writeString(buf, pos, c.values[i]);
@@ -132,9 +199,13 @@ export function columnWires(t: Column, cols: readonly Column[], keys: readonly U
     buf[pos++] = 125; // }
     buf[pos++] = 44; // ,
   }
-  offs[n] = pos;
-  return { text: buf.toString('latin1', 0, n > 0 ? pos - 1 : 0), offs };
+  return pos;
 }
+
+/** `{"t"`, `,"d"` and `{"d"` as little-endian words. */
+const OPEN_T = pack4('{"t"');
+const COMMA_D = pack4(',"d"');
+const OPEN_D = pack4('{"d"');
 
 /** `{"t":T` (or `{` when t is 0) for point i, as the decoder writes it; returns the end. */
 function writePrefix(buf: Buffer, pos: number, t: Column, i: number): number {
@@ -157,7 +228,7 @@ function writePrefix(buf: Buffer, pos: number, t: Column, i: number): number {
 export function prefixLengths(t: Column, texts: readonly string[]): Int32Array | null {
   const n = texts.length;
   const lens = new Int32Array(n);
-  if (scratch.length < 64) scratch = Buffer.allocUnsafe(1 << 16);
+  ensureScratch(64);
   const buf = scratch;
   for (let i = 0; i < n; i++) {
     const end = writePrefix(buf, 0, t, i);
@@ -173,7 +244,7 @@ export function prefixLengths(t: Column, texts: readonly string[]): Int32Array |
 export function prefixedWires(t: Column, rests: Uint8Array, restStarts: Int32Array, from = 0, to = restStarts.length - 1): WireText {
   const n = to - from;
   const need = restStarts[to] - restStarts[from] + n * (7 + MAX_NUMBER);
-  if (scratch.length < need) scratch = Buffer.allocUnsafe(need * 2);
+  ensureScratch(need);
   const buf = scratch;
   const offs = new Int32Array(n + 1);
   let pos = 0;
@@ -198,7 +269,7 @@ export function prefixedWires(t: Column, rests: Uint8Array, restStarts: Int32Arr
 /** The texts of a non-latin1 text chunk stored without timestamp prefixes: prefix + rest, joined. */
 export function prefixedWiresText(t: Column, rests: string, restLens: Int32Array): WireText {
   const n = restLens.length;
-  if (scratch.length < n * (7 + MAX_NUMBER)) scratch = Buffer.allocUnsafe(n * (7 + MAX_NUMBER) * 2);
+  ensureScratch(n * (7 + MAX_NUMBER));
   const buf = scratch;
   const pre = new Int32Array(n + 1);
   let pos = 0;

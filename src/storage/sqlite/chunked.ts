@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { ChunkPiece, StoredPoint, StreamStorageStats, Sub, SubstreamInfo } from '../types';
-import { type DecodedChunk, FORMAT_TEXT, decodeChunk, encodeChunk } from '../chunks';
+import { type ByteSink, type DecodedChunk, FORMAT_TEXT, decodeChunk, encodeChunk } from '../chunks';
 import type { DB } from './db';
 
 /**
@@ -89,6 +89,9 @@ class TailChunk implements DecodedChunk {
   }
   joined(from = 0, to = this.count): string {
     return this.wires(from, to).join(',');
+  }
+  writeJoined(sink: ByteSink, from = 0, to = this.count): void {
+    sink.string(this.joined(from, to));
   }
 }
 

@@ -22,6 +22,7 @@ import {
   type SyncReads,
   type UserRow,
 } from '../types';
+import type { ByteSink } from '../chunks';
 import { DatapointStore } from './datapoints';
 import { type DB, type OpenOptions, openDatabase } from './db';
 import { DeviceStore } from './devices';
@@ -392,6 +393,15 @@ export class SqliteStorage implements Storage {
       const dp = this.dp;
       return (async function* () {
         for (const pc of dp.pieces(streamId, sub, i1, i2)) yield pc.chunk.joined(pc.from, pc.to);
+      })();
+    },
+    readJoinedInto: (streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): AsyncIterableIterator<void> => {
+      const dp = this.dp;
+      return (async function* () {
+        for (const pc of dp.pieces(streamId, sub, i1, i2)) {
+          pc.chunk.writeJoined(sink, pc.from, pc.to);
+          yield;
+        }
       })();
     },
     deleteRange: (streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> =>
