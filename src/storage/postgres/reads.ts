@@ -27,13 +27,13 @@
  *   yields. A seal that moves tail rows into a chunk while a read streams is noticed (the layout is
  *   read again), so a streaming read never misses datapoints.
  */
-import { type DecodedChunk, FORMAT_TEXT, decodeChunk, firstAfter } from '../chunks';
-import type { ChunkPiece, StoredPoint, Sub, SubstreamInfo } from '../types';
+import { decodeChunk, firstAfter } from '../chunks';
+import { CHUNK_POINTS, type Layout, TailChunk } from '../chunks/layout';
+import type { ChunkPiece, StoredPoint, Sub } from '../types';
 import type { Queryable, Row } from './db';
-
+/** The chunk layout of both engines (storage/chunks/layout.ts), so both store alike. */
 /** Same sealing thresholds as the SQLite engine (storage/sqlite/chunked.ts), so both store alike. */
-export const CHUNK_POINTS = 1000;
-export const CHUNK_BYTES = 64 * 1024;
+export { CHUNK_BYTES, CHUNK_POINTS, TailChunk, cuts, type Layout } from '../chunks/layout';
 /** Chunks fetched per statement while streaming. */
 export const FETCH = 16;
 
@@ -53,15 +53,6 @@ export type PiecePlan = Generator<Query | ChunkPiece, void, Row[] | undefined>;
 
 export const isQuery = (v: Query | ChunkPiece): v is Query => 'text' in v;
 
-/** A substream's summary with where its chunks end and its tail begins (as in the SQLite engine). */
-export interface Layout extends SubstreamInfo {
-  /** Physical index of logical index 0. */
-  base: number;
-  /** Physical index where the tail starts. */
-  sealed: number;
-  /** Wire bytes (JS string length) in the tail. */
-  tail_bytes: number;
-}
 
 export const EMPTY_LAYOUT: Readonly<Layout> = { length: 0, last_t: 0, bytes: 0, base: 0, sealed: 0, tail_bytes: 0 };
 
@@ -76,47 +67,7 @@ export function toLayout(r: Row): Layout {
   };
 }
 
-/** Tail rows dressed as a chunk, so readers handle one shape (a copy of the SQLite engine's). */
-export class TailChunk implements DecodedChunk {
-  readonly format = FORMAT_TEXT;
-  readonly count: number;
-  readonly times: Float64Array;
-  readonly numeric = null;
-  readonly record = null;
-  constructor(private readonly rows: readonly StoredPoint[]) {
-    this.count = rows.length;
-    this.times = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) this.times[i] = rows[i].t;
-  }
-  wire(i: number): string {
-    return this.rows[i].j;
-  }
-  wires(from = 0, to = this.count): string[] {
-    const out: string[] = new Array(to - from);
-    for (let i = from; i < to; i++) out[i - from] = this.rows[i].j;
-    return out;
-  }
-  joined(from = 0, to = this.count): string {
-    return this.wires(from, to).join(',');
-  }
-}
 
-/** Splits points greedily into chunks of CHUNK_POINTS or CHUNK_BYTES; returns the end of each complete chunk. */
-export function cuts(points: readonly StoredPoint[]): number[] {
-  const out: number[] = [];
-  let n = 0;
-  let bytes = 0;
-  for (let i = 0; i < points.length; i++) {
-    n++;
-    bytes += points[i].j.length;
-    if (n >= CHUNK_POINTS || bytes >= CHUNK_BYTES) {
-      out.push(i + 1);
-      n = 0;
-      bytes = 0;
-    }
-  }
-  return out;
-}
 
 const toBytes = (v: unknown): Uint8Array => v as Uint8Array;
 
