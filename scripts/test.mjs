@@ -55,13 +55,17 @@ for (const [i, engine] of engines.entries()) {
     skipped: j.numPendingTests + (j.numTodoTests || 0),
     // A file that fails to load counts no failed test: say so, the exit status already does.
     brokenFiles: j.testResults.filter((f) => f.status === 'failed' && f.assertionResults.every((a) => a.status !== 'failed')).length,
+    // Unhandled errors fail the run without failing a test: the exit status tells them apart.
+    exit: code,
   });
 }
 
 const sum = (k) => results.reduce((s, r) => s + (r[k] ?? 0), 0);
 // A file whose setup failed reports its tests as skipped: the line says so rather than hide it.
 const broken = sum('brokenFiles');
-console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped${broken ? `, ${broken} files failed to run` : ''}`);
+const erred = results.filter((r) => !r.missing && r.exit !== 0 && !r.failed && !r.brokenFiles).map((r) => r.engine);
+const errNote = erred.length ? `, errors outside tests on ${erred.join(' and ')} (see "Unhandled Errors" above)` : '';
+console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped${broken ? `, ${broken} files failed to run` : ''}${errNote}`);
 console.log(
   results
     .map((r) =>
