@@ -10,7 +10,7 @@ import type {
   StreamStorageStats,
   Sub,
 } from '../types';
-import type { PgDb, Queryable, Row } from './db';
+import { type PgDb, type Queryable, type Row, onClient } from './db';
 import {
   CHUNK_BYTES,
   CHUNK_POINTS,
@@ -628,21 +628,9 @@ export class PgDatapoints implements DatapointStorage {
   }
 
   /** The group in its own transaction on one pooled client. */
-  private async runGroup(group: Pending[]): Promise<Outcome[]> {
-    const c = await this.db.pool.connect();
-    let broken = false;
-    try {
-      return await insertGroupOn(c, group, true);
-    } catch (e) {
-      try {
-        await c.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-      throw e;
-    } finally {
-      c.release(broken);
-    }
+  private runGroup(group: Pending[]): Promise<Outcome[]> {
+    // insertGroupOn opens and commits the transaction itself (its COMMIT rides with the writes).
+    return onClient(this.db.pool, null, (c) => insertGroupOn(c, group, true));
   }
 
   readBatches(streamId: number, sub: Sub, i1: number, i2: number): AsyncIterableIterator<string[]> {

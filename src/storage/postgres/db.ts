@@ -73,49 +73,42 @@ export class PgDb {
         throw e;
       }
     }
-    const c = await this.pool.connect();
-    let broken = false;
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      try {
-        await c.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-      throw e;
-    } finally {
-      c.release(broken);
-    }
+    return onClient(this.pool, 'BEGIN', fn);
   }
 
   /** `fn` inside one transaction that every call of this PgDb made within `fn` joins. */
   async exclusive<T>(mode: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
     if (this.als.getStore()) return fn();
-    const c = await this.pool.connect();
-    let broken = false;
-    try {
-      await c.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-      const r = await this.als.run(c, fn);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      try {
-        await c.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-      throw e;
-    } finally {
-      c.release(broken);
-    }
+    return onClient(this.pool, mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN', (c) => this.als.run(c, fn));
   }
 
   close(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+/**
+ * `fn` on one pooled client: after `begin` (when given) and with COMMIT after it; ROLLBACK when it
+ * throws (also for a transaction `fn` opened itself). A client whose ROLLBACK fails is discarded,
+ * never handed to the next caller mid-transaction.
+ */
+export async function onClient<T>(pool: pg.Pool, begin: string | null, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  let broken = false;
+  try {
+    if (begin) await c.query(begin);
+    const r = await fn(c);
+    if (begin) await c.query('COMMIT');
+    return r;
+  } catch (e) {
+    try {
+      await c.query('ROLLBACK');
+    } catch {
+      broken = true;
+    }
+    throw e;
+  } finally {
+    c.release(broken);
   }
 }
 
