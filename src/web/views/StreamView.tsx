@@ -166,7 +166,9 @@ export default function StreamView({ user, device, stream, info: given, fetchInf
       <RangeControl range={range} />
       <TransformBox transform={transform} error={transform ? loadErr : ''} />
 
-      {loadErr && !transform && <p class="alert" role="alert">{loadErr}</p>}
+      {/* Only once the stream's metadata is in: for a stream that cannot be read, the data read
+          may fail first, and its message would flash before the one that names the reason. */}
+      {loadErr && !transform && (info || !fetchInfo) && <p class="alert" role="alert">{loadErr}</p>}
       {loading && !loaded && <p class="loading">Loading…</p>}
       {loaded && (
         <div class="card">
