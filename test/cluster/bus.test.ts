@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { portOpen } from '../storage/pg-probe';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -28,21 +29,6 @@ const PG_BASE = process.env.CDB_TEST_PG ?? 'postgres://cdb@127.0.0.1:55432/clust
 const NATS_URL = new URL(process.env.CDB_TEST_NATS ?? 'nats://127.0.0.1:14222');
 const up = { nats: false, pg: false };
 
-function reachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.setTimeout(1000);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
 
 const uriFor = (schema: string) => `${PG_BASE}${PG_BASE.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
@@ -113,8 +99,8 @@ for (const kind of ['nats', 'pgnotify'] as const) {
     const clients: Client[] = [];
 
     beforeAll(async () => {
-      up.pg = await reachable(new URL(PG_BASE).hostname, Number(new URL(PG_BASE).port || 5432));
-      up.nats = await reachable(NATS_URL.hostname, Number(NATS_URL.port || 4222));
+      up.pg = await portOpen(new URL(PG_BASE).hostname, Number(new URL(PG_BASE).port || 5432));
+      up.nats = await portOpen(NATS_URL.hostname, Number(NATS_URL.port || 4222));
       if (!up.pg) return void console.warn(`cluster/bus.test: PostgreSQL at ${PG_BASE} unreachable (CDB_TEST_PG): skipped`);
       if (kind === 'nats' && !up.nats) return void console.warn(`cluster/bus.test: NATS at ${NATS_URL.href} unreachable (CDB_TEST_NATS): the NATS cases are skipped`);
       await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);

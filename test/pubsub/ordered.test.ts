@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { portOpen } from '../storage/pg-probe';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -23,21 +23,6 @@ const PG_BASE = process.env.CDB_TEST_PG ?? 'postgres://cdb@127.0.0.1:55432/clust
 const SCHEMA = `bus_ordered_${process.pid}`;
 const PG_URI = `${PG_BASE}${PG_BASE.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
 
-function reachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.setTimeout(1000);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
 
 /** Filled in beforeAll; a case whose server is unreachable skips itself with the reason logged. */
 const up = { nats: false, pg: false };
@@ -59,8 +44,8 @@ const PATH = 'test/user/s';
 
 beforeAll(async () => {
   const pgUrl = new URL(PG_BASE);
-  up.nats = await reachable(NATS_URL.hostname, Number(NATS_URL.port || 4222));
-  up.pg = await reachable(pgUrl.hostname, Number(pgUrl.port || 5432));
+  up.nats = await portOpen(NATS_URL.hostname, Number(NATS_URL.port || 4222));
+  up.pg = await portOpen(pgUrl.hostname, Number(pgUrl.port || 5432));
   if (!up.nats) console.warn(`ordered.test: NATS at ${NATS_URL.href} unreachable (CDB_TEST_NATS): the NATS cases are skipped`);
   if (!up.pg) console.warn(`ordered.test: PostgreSQL at ${PG_BASE} unreachable (CDB_TEST_PG): the LISTEN/NOTIFY cases are skipped`);
   t = await makeApp();
