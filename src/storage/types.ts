@@ -110,11 +110,13 @@ export interface StoredBatch {
 }
 
 /**
- * How a batch of datapoints goes in. `prepare` is pure and synchronous: called once inside the
- * engine's transaction with the substream's current (locked) summary, it applies the ordering and
+ * How a batch of datapoints goes in. `prepare` is synchronous: called inside the engine's
+ * transaction with the substream's current (locked) summary, it applies the ordering and
  * restamp rule and encodes the points, or throws to refuse the batch (the error reaches the
  * caller unchanged). The engine then checks the quotas, assigns indexes from `info.length` and
- * updates the summary, all in the same transaction.
+ * updates the summary, all in the same transaction. An engine may call it again with another
+ * summary (a group retried, a guessed summary the database found stale); each call answers as
+ * if it were the first, and the last one is the one that counts.
  */
 export interface InsertRule {
   prepare(info: SubstreamInfo): StoredBatch;
@@ -141,6 +143,8 @@ export interface InsertTarget {
    * oldest datapoints that fall outside it when that is cheap (whole chunks); the sweep trims exactly.
    */
   keep?: Retention;
+  /** How many datapoints the batch brings (a scheduling hint: an engine may commit big batches side by side). */
+  points?: number;
 }
 
 /**

@@ -7,18 +7,19 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SqliteStorage } from '../../src/storage';
 import { PgDatapoints, dropStreamData, dropSubstreamData, insertOn } from '../../src/storage/postgres/data';
 import { PgDb } from '../../src/storage/postgres/db';
+import { migrationFiles } from '../../src/storage/postgres/migrate';
 import { isQuery, piecesPlan, readPlan, runPiecesSync, runPlan, runPlanSync, lengthPlan, time2indexPlan } from '../../src/storage/postgres/reads';
 import { DOWNLINK, type DatapointStorage, type InsertRule, type InsertTarget, MAIN, type Retention, type Sub } from '../../src/storage/types';
 
 /**
  * The PostgreSQL datapoint engine against the shared PostgreSQL server (CDB_TEST_PG, else the
  * session's `pg_data` database), each test in its own schema migrated from
- * migrations/postgres/001_init.sql. Most tests run the same inserts through the SQLite engine too
+ * migrations/postgres/. Most tests run the same inserts through the SQLite engine too
  * and compare what both answer, text for text.
  */
 
 const URI = process.env.CDB_TEST_PG ?? 'postgres://cdb@127.0.0.1:55432/pg_data';
-const MIGRATION = readFileSync(path.join(__dirname, '../../migrations/postgres/001_init.sql'), 'utf8');
+const MIGRATION = migrationFiles().map((m) => readFileSync(m.file, 'utf8')).join(';\n');
 
 /** Whether the server answers, asked synchronously (a child process) so the suites can be skipped at collection. */
 function reachable(): string | undefined {
@@ -67,9 +68,10 @@ interface P {
 
 /** The service's rule in miniature: ordering and restamp against the stored last timestamp, wire text, quotas. */
 function rule(points: readonly P[], opts: { restamp?: boolean; maxStreamBytes?: number; maxDeviceBytes?: number; fail?: Error } = {}): InsertRule {
-  const pts = points.map((p) => ({ ...p }));
   return {
+    // Every call starts from the points as given: an engine may call it again (InsertRule).
     prepare: (info) => {
+      const pts = points.map((p) => ({ ...p }));
       if (opts.fail) throw opts.fail;
       if (pts.length === 0) return { points: [], bytes: 0 };
       const e = info.length === 0 ? 0 : info.last_t;
@@ -510,6 +512,58 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine, two pro
     const [s] = await engines[0].storageStats([id]);
     expect(s.datapoints).toBe(total);
     expect(s.chunks).toBe(Math.floor(total / 1000));
+  });
+
+  it('an insert from a process whose last write another process has since followed is ruled on the real state', async () => {
+    const [a, b] = dbs.map((d) => new PgDatapoints(d));
+    const id = streamIds[0];
+    await a.deleteRange(id, MAIN, 0, 1e9);
+    expect(await a.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule(series(3, 1)))).toBe(0);
+    // A now knows the substream at length 3, last t 3; B writes after it.
+    expect(await b.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 10, d: 'b' }]))).toBe(3);
+    // A's guess is stale: its insert is redone on the real state (index 4, restamped to B's 10).
+    expect(await a.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 5, d: 'a' }]))).toBe(4);
+    expect(await all(a.readBatches(id, MAIN, 0, 10))).toEqual(['{"t":1,"d":0}', '{"t":2,"d":1}', '{"t":3,"d":2}', '{"t":10,"d":"b"}', '{"t":10,"d":"a"}']);
+    // Refused on the real state too: without restamp, older than B's last is an error, and A's
+    // known state (last t 3 before) would have let it through.
+    expect(await b.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 20, d: 'b2' }]))).toBe(5);
+    await expect(a.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 15, d: 'late' }], { restamp: false }))).rejects.toThrow(/Greater timestamp/);
+    expect(await a.length(id, MAIN)).toBe(6);
+  });
+
+  it('an insert after another process deleted the data keeps its own timestamps (the stale guess restamped them)', async () => {
+    const [a, b] = dbs.map((d) => new PgDatapoints(d));
+    const id = streamIds[0];
+    await a.deleteRange(id, MAIN, 0, 1e9);
+    await a.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 100, d: 1 }]));
+    expect(await b.deleteRange(id, MAIN, 0, 1e9)).toBe(1);
+    // A still guesses last t 100 and would restamp 50 to 100; the real state is empty.
+    expect(await a.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 50, d: 2 }]))).toBe(0);
+    expect(await all(a.readBatches(id, MAIN, 0, 10))).toEqual(['{"t":50,"d":2}']);
+  });
+
+  it('a second insert into a substream this process wrote last takes one round trip (locks, writes and COMMIT together)', async () => {
+    const d = new PgDb({ uri: withSchema(schema), max: 2 });
+    const sent: string[] = [];
+    d.pool.on('connect', (client) => {
+      const q = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        if (typeof args[0] === 'string') sent.push(args[0]);
+        return q(...args);
+      };
+    });
+    try {
+      const eng = new PgDatapoints(d);
+      const id = streamIds[0];
+      const n0 = await eng.length(id, MAIN);
+      await eng.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 1000, d: 'x' }]));
+      sent.length = 0;
+      expect(await eng.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 1001, d: 'y' }]))).toBe(n0 + 1);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(/^BEGIN; SELECT cdb_expect_rows\(.*COMMIT$/s);
+    } finally {
+      await d.close();
+    }
   });
 
   it('a substream cleared while writers of two processes insert into it leaves no row behind', async () => {

@@ -462,13 +462,27 @@ export class DatapointService {
    */
   insertRule(owner: { role: string }, points: Datapoint[], o: string, restamp: boolean): InsertRule {
     const role: UserRole = this.core.permissions.userRole(owner.role);
+    // The original timestamps of the points an earlier call restamped: an engine may run the rule
+    // again (a group retried, a guess of the stored state found stale), and each run must start
+    // from the points as they came.
+    let restamped: Float64Array | null = null;
     return {
       prepare: (info) => {
+        if (restamped !== null) {
+          for (let i = 0; i < restamped.length; i++) points[i].t = restamped[i];
+          restamped = null;
+        }
         const e = info.length === 0 ? 0 : info.last_t;
         if (e > points[0].t) {
           if (!restamp) throw new ForbiddenError('Greater timestamp already exists for the stream. Insert Failed.');
           // data-model §6.2, without the original's +0.00001 artefact (its own recommendation).
-          for (let i = 0; i < points.length && points[i].t <= e; i++) points[i].t = e;
+          let k = 0;
+          while (k < points.length && points[k].t <= e) k++;
+          restamped = new Float64Array(k);
+          for (let i = 0; i < k; i++) {
+            restamped[i] = points[i].t;
+            points[i].t = e;
+          }
         }
         const stored: StoredPoint[] = new Array(points.length);
         const oText = o === '' ? null : JSON.stringify(o);
@@ -494,7 +508,7 @@ export class DatapointService {
       this.validate(ref, points, o);
       if (!ref.stream.ephemeral) {
         const keep = this.retention(ref.stream) ?? undefined;
-        const first = await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep }, this.insertRule(ref.user, points, o, restamp));
+        const first = await this.core.data.insertDatapoints({ streamId: ref.stream.id, deviceId: ref.device.id, sub, keep, points: points.length }, this.insertRule(ref.user, points, o, restamp));
         if (first >= 0) index = first;
         this.core.counters.insertBatch(points.length);
       }
