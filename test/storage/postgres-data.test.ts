@@ -542,13 +542,14 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine, two pro
     expect(await all(a.readBatches(id, MAIN, 0, 10))).toEqual(['{"t":50,"d":2}']);
   });
 
-  it('a second insert into a substream this process wrote last takes one round trip (locks, writes and COMMIT together)', async () => {
+  it('a second insert into a substream this process wrote last takes one round trip (one call that locks, writes and commits)', async () => {
     const d = new PgDb({ uri: withSchema(schema), max: 2 });
     const sent: string[] = [];
     d.pool.on('connect', (client) => {
       const q = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        if (typeof args[0] === 'string') sent.push(args[0]);
+        const q0 = args[0] as string | { text?: string };
+        sent.push(typeof q0 === 'string' ? q0 : String(q0.text));
         return q(...args);
       };
     });
@@ -560,7 +561,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine, two pro
       sent.length = 0;
       expect(await eng.insertDatapoints({ streamId: id, deviceId, sub: MAIN }, rule([{ t: 1001, d: 'y' }]))).toBe(n0 + 1);
       expect(sent).toHaveLength(1);
-      expect(sent[0]).toMatch(/^BEGIN; SELECT cdb_expect_rows\(.*COMMIT$/s);
+      expect(sent[0]).toMatch(/FROM cdb_append\(/);
     } finally {
       await d.close();
     }

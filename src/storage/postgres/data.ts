@@ -10,7 +10,7 @@ import type {
   StreamStorageStats,
   Sub,
 } from '../types';
-import { type PgDb, type Queryable, type Row, onClient } from './db';
+import { type PgDb, type Queryable, type Row, onClient, queryNamed } from './db';
 import {
   CHUNK_BYTES,
   CHUNK_POINTS,
@@ -59,8 +59,8 @@ const RACED_MS = 1000;
 /**
  * The substreams this process committed last, each with its state then and the version (xmin) of
  * the row that commit left. An insert into substreams all known here skips the locking round
- * trip: it computes its writes from the known state and sends the locks (guarded by those
- * versions: cdb_expect_rows, migrations/postgres/002), the writes and COMMIT in one message. A row
+ * trip: it computes its writes from the known state and sends them with those versions in one
+ * call (cdb_append, migrations/postgres/002), which locks, checks, writes and commits. A row
  * changed since, by any writer in any process, fails the guard; the insert is then redone the
  * usual way, so what this holds is only ever a guess that the database checks.
  */
@@ -194,7 +194,7 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
   const stmts: string[] = [];
   // The row versions this commit leaves, for the next insert's one-round-trip path.
   const learn = begin && known !== undefined;
-  if (touched.length > 0) stmts.push(await planAppends(c, touched, learn));
+  if (touched.length > 0) stmts.push(appendSql(await planAppends(c, touched), learn));
   // A summary row this group created for batches that stored nothing goes again: the SQLite
   // engine has a row only once something was stored (a row that held data keeps base > 0 or length > 0).
   const unused = [...state.values()].filter((sp) => sp.points.length === 0 && sp.before.length === 0 && sp.before.base === 0);
@@ -221,10 +221,9 @@ export async function insertGroupOn(c: Queryable, items: readonly Item[], begin 
 
 const hasRetention = (k: Retention | undefined): boolean => k !== undefined && (k.datapoints > 0 || k.seconds > 0);
 
-/** Records, after its COMMIT, the state and row version each substream a group wrote is left at (the RETURNING rows of planAppends). */
+/** Records, after its COMMIT, the state and row version each substream a group wrote is left at (the rows with a `v`: appendSql's RETURNING, cdb_append's answer). */
 function remember(known: KnownSubstreams, state: ReadonlyMap<string, SubPlan>, results: readonly pg.QueryResult[]): void {
   for (const r of results) {
-    if (r.command !== 'UPDATE') continue;
     for (const row of r.rows) {
       const k = key(Number(row.stream_id), Number(row.sub));
       const sp = state.get(k);
@@ -272,10 +271,11 @@ function applyRules(items: readonly Item[], state: Map<string, SubPlan>, devByte
 }
 
 /**
- * The group in one round trip from the known states: BEGIN, the guarded locks, the writes,
- * COMMIT. Undefined (nothing sent) when the group needs what only the locking path does: a
- * substream not known, a tail to seal (its rows must be read), a summary row to remove. A
- * guard that fails rejects with SQLSTATE STALE_SUBSTREAM; the caller rolls back and retries.
+ * The group in one round trip from the known states: one call of cdb_append
+ * (migrations/postgres/002), which locks the rows still at the known versions, writes and commits.
+ * Undefined (nothing sent) when the group needs what only the locking path does: a substream not
+ * known, a tail to seal (its rows must be read), a summary row to remove. A row at another
+ * version rejects with SQLSTATE STALE_SUBSTREAM, everything rolled back; the caller retries.
  */
 async function insertKnown(
   c: Queryable,
@@ -299,17 +299,56 @@ async function insertKnown(
     else if (sp.before.length === 0 && sp.before.base === 0) return undefined;
   }
   if (touched.some(needsTailRows)) return undefined;
-  const pairs = order.map((k) => `(${int(k.streamId)}, ${int(k.sub)})`).join(', ');
-  const versions = order.map((k, q) => `(${int(k.streamId)}, ${int(k.sub)}, ${lit(vs[q])})`).join(', ');
-  const stmts = [
-    'BEGIN',
-    // Locked in key order like the locking path (no deadlocks). A row at another version is not
-    // counted (a lock that waited re-checks the row's new version), so the count says it all.
-    `SELECT cdb_expect_rows(count(*), ${order.length}) FROM (SELECT 1 FROM substreams WHERE (stream_id, sub) IN (${pairs}) AND (stream_id, sub, xmin::text) IN (${versions}) ORDER BY stream_id, sub FOR UPDATE) l`,
-  ];
-  if (touched.length > 0) stmts.push(await planAppends(c, touched, true));
-  stmts.push('COMMIT');
-  remember(known, state, await multi(c, stmts.join('; ')));
+  const a = await planAppends(c, touched);
+  const { tl, ch } = a;
+  const u = { s: [] as number[], b: [] as number[], length: [] as number[], last_t: [] as number[], bytes: [] as number[], base: [] as number[], sealed: [] as number[], tail: [] as number[] };
+  for (const sp of touched) {
+    const x = sp.after;
+    u.s.push(sp.streamId);
+    u.b.push(sp.sub);
+    u.length.push(x.length);
+    u.last_t.push(x.last_t);
+    u.bytes.push(x.bytes);
+    u.base.push(x.base);
+    u.sealed.push(x.sealed);
+    u.tail.push(x.tail_bytes);
+  }
+  // Its own transaction (no BEGIN: one statement commits by itself, before the answer comes).
+  const r = await queryNamed(
+    c,
+    'cdb_append',
+    `SELECT o_stream AS stream_id, o_sub AS sub, o_v AS v FROM cdb_append($1::int[], $2::int2[], $3::text[],
+       $4::int[], $5::int2[], $6::int8[], $7::float8[], $8::text[],
+       $9::int[], $10::int2[], $11::int8[], $12::int8[], $13::float8[], $14::float8[], $15::int8[], $16::bytea[],
+       $17::int[], $18::int2[], $19::int8[], $20::float8[], $21::int8[], $22::int8[], $23::int8[], $24::int8[])`,
+    [
+      order.map((k) => k.streamId),
+      order.map((k) => k.sub),
+      vs,
+      tl.s,
+      tl.b,
+      tl.i,
+      tl.t,
+      tl.j,
+      ch.s,
+      ch.b,
+      ch.i1,
+      ch.i2,
+      ch.t1,
+      ch.t2,
+      ch.w,
+      ch.d,
+      u.s,
+      u.b,
+      u.length,
+      u.last_t,
+      u.bytes,
+      u.base,
+      u.sealed,
+      u.tail,
+    ],
+  );
+  remember(known, state, [r]);
   return out;
 }
 
@@ -320,14 +359,21 @@ function needsTailRows(sp: SubPlan): boolean {
   return tailN > 0 && !(tailN + sp.points.length < CHUNK_POINTS && b.tail_bytes + sp.added < CHUNK_BYTES);
 }
 
+/** The rows an append writes, column by column: tail rows deleted (sealed) and inserted, chunks, summaries. */
+interface Appends {
+  del: { s: number[]; b: number[]; f: number[] };
+  ch: ChunkCols;
+  tl: { s: number[]; b: number[]; i: number[]; t: number[]; j: string[] };
+  subs: SubPlan[];
+}
+
 /**
- * Appends each substream's new points after its locked state, in one statement for all of them:
- * tail rows, chunks and summaries as data-modifying CTEs of one UPDATE.
- * Returns the statement; the caller runs it (with COMMIT when it owns the transaction).
- * When the tail and the new points fill a chunk, the tail is sealed with them (its rows fetched
- * first); a big batch goes straight into chunks and only its remainder becomes tail rows.
+ * Plans each substream's new points after its locked (or known) state: the rows to write, and
+ * sp.after updated. When the tail and the new points fill a chunk, the tail is sealed with them
+ * (its rows fetched first, the only query here); a big batch goes straight into chunks and only
+ * its remainder becomes tail rows.
  */
-async function planAppends(c: Queryable, subs: SubPlan[], returning = false): Promise<string> {
+async function planAppends(c: Queryable, subs: SubPlan[]): Promise<Appends> {
   const seal = subs.filter(needsTailRows);
   const oldTail = new Map<string, StoredPoint[]>();
   if (seal.length > 0) {
@@ -387,8 +433,16 @@ async function planAppends(c: Queryable, subs: SubPlan[], returning = false): Pr
     addTail(sp, s.sealed, all, from);
     s.tail_bytes = rest;
   }
-  // One parameterless statement with the values inlined (ints and floats checked, texts
-  // escaped, blobs hex), so the owner of the transaction can send COMMIT in the same round trip.
+  return { del, ch, tl, subs };
+}
+
+/**
+ * The appends as one parameterless statement, the values inlined (ints and floats checked, texts
+ * escaped, blobs hex), so the owner of the transaction can send COMMIT in the same round trip:
+ * tail rows and chunks as data-modifying CTEs of one UPDATE of the summaries (which, with
+ * `returning`, answers the row versions the commit will leave).
+ */
+function appendSql({ del, ch, tl, subs }: Appends, returning: boolean): string {
   const ctes: string[] = [];
   if (del.s.length > 0) {
     const rows = del.s.map((sid, q) => `(${int(sid)}, ${int(del.b[q])}, ${int(del.f[q])})`).join(', ');

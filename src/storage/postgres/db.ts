@@ -112,6 +112,14 @@ export async function onClient<T>(pool: pg.Pool, begin: string | null, fn: (c: p
   }
 }
 
+/**
+ * A statement that runs often with only its values changing: on a client, named, so each
+ * connection parses it once; elsewhere (the pool) as a plain statement.
+ */
+export function queryNamed<R extends Row = Row>(c: Queryable, name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return c instanceof pg.Client ? c.query<R>({ name, text, values }) : c.query<R>(text, values);
+}
+
 /** PostgreSQL's unique_violation: a lost race on a name, e-mail or key (→ StorageConflict). */
 export const UNIQUE_VIOLATION = '23505';
 export const errorCode = (e: unknown): string | undefined =>
