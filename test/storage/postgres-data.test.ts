@@ -250,6 +250,14 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL datapoint engine', () => 
     await twin.same(0, MAIN);
   });
 
+  it('stores strings that mean something in array literals and SQL byte for byte through the one-round-trip insert', async () => {
+    const kinds = (i: number): unknown =>
+      ['NULL', '{a,b}', '"quoted", and, commas', '\\ back \\\\ slashes \\"', "it's '' \\' E'x'", '😀 é \u2028', { '{': '}', ',': 'NULL' }, null, '', ' '][i % 10];
+    // Small batches after the first: each one a cdb_append call from the known state.
+    for (let k = 0; k < 12; k++) await twin.insert(1, MAIN, series(3, k * 3, (i) => kinds(k * 3 + i), 1));
+    await twin.same(1, MAIN);
+  });
+
   it('time2index uses chunk boundaries then searches inside one chunk or the tail', async () => {
     // Runs of equal timestamps straddling chunk edges.
     await twin.insert(0, MAIN, series(2600, 1, (i) => i, 1).map((p, i) => ({ ...p, t: Math.floor(i / 7) })));
