@@ -6,7 +6,9 @@ import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
 import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
 import type { ByteSink } from './sink';
-import { columnWires, columnWiresInto, prefixLengths, prefixedWires, prefixedWiresText, type WireText } from './wire';
+import { columnWireBytes, columnWires, columnWiresInto, prefixLengths, prefixedWires, prefixedWiresText, type WireBytes, type WireText } from './wire';
+
+export type { WireBytes } from './wire';
 
 export { ChunkCorruptError } from './bytes';
 export { ByteSink } from './sink';
@@ -53,6 +55,12 @@ export interface DecodedChunk {
    * socket. Numeric and record chunks write them straight from their columns, without a string.
    */
   writeJoined(sink: ByteSink, from?: number, to?: number): void;
+  /**
+   * The whole chunk's texts as UTF-8 bytes joined by ',', with where each text starts, when every
+   * text is ASCII (so byte offsets are character offsets); null otherwise. A new buffer each call,
+   * for a cache to keep.
+   */
+  wireBytes(): WireBytes | null;
 }
 
 export interface EncodeOptions {
@@ -70,6 +78,7 @@ const TEXT_LATIN1_REST = 3;
 const ENCODINGS = ['latin1', 'utf8', 'utf16le', 'latin1', 'utf8', 'utf16le'] as const;
 
 const NOT_LATIN1 = /[\u0100-\uffff]/;
+const NOT_ASCII = /[\u0080-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** More keys than this and a record chunk stops paying for itself. */
 const MAX_KEYS = 32;
@@ -442,6 +451,16 @@ class Decoded implements DecodedChunk {
     // Texts already built (an edge chunk read again) are copied; columns are written directly.
     if (this.w === null && this.asciiColumns) columnWiresInto(sink, this.tc, this.cols!, this.keyBytes, from, to);
     else sink.string(this.joined(from, to));
+  }
+
+  wireBytes(): WireBytes | null {
+    if (this.count === 0) return null;
+    if (this.w === null && this.asciiColumns) return columnWireBytes(this.tc, this.cols!, this.keyBytes);
+    const [{ text, offs }] = this.text(0, this.count);
+    if (NOT_ASCII.test(text)) return null;
+    const bytes = Buffer.allocUnsafeSlow(text.length);
+    bytes.write(text, 0, 'latin1');
+    return { bytes, offs };
   }
 }
 

@@ -5,6 +5,8 @@ import { CHUNK_BYTES, CHUNK_POINTS, type Layout, TailChunk, cuts } from '../chun
 
 export { CHUNK_BYTES, CHUNK_POINTS, type Layout } from '../chunks/layout';
 import type { DB } from './db';
+import type { ByteSink } from '../chunks';
+import { WireCache } from './wirecache';
 
 
 
@@ -33,6 +35,27 @@ const MULTI = 64;
 const DECODED_KEEP = 32;
 /** Chunks fetched per statement while streaming: no statement stays open across a yield. */
 const FETCH = 8;
+/** Default bound of the wire-bytes cache (sql.read_cache_mb): about 1,000 chunks of the sensor workload, ~30 KB each. */
+export const WIRE_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * A read of more datapoints than this many full chunks is a scan: it uses cached wire bytes it
+ * finds but adds none and reorders none, so it neither fills nor churns the cache (and its
+ * memory stays flat).
+ */
+const SCAN_POINTS = 64 * CHUNK_POINTS;
+
+export interface ChunkedOptions {
+  /** Bound of the wire-bytes cache in bytes; 0 turns it off. */
+  wireCacheBytes?: number;
+}
+
+/** A run of a range read: [from, to) of the sealed chunk `row` (data not fetched) or of tail rows. */
+type Span = ({ row: ChunkRow; tail: null } | { row: null; tail: TailChunk }) & {
+  from: number;
+  to: number;
+  /** Set by the consumer when it could not use the span: it is looked up again. */
+  again: boolean;
+};
 
 
 
@@ -53,6 +76,7 @@ export class ChunkedDatapointStore {
   private readonly insChunk: Statement<unknown[]>;
   private readonly chunkAt: Statement<[number, number, number], ChunkRow>;
   private readonly chunksFrom: Statement<[number, number, number, number, number], ChunkRow>;
+  private readonly chunksFromMeta: Statement<[number, number, number, number, number], ChunkRow>;
   private readonly chunkAfterT: Statement<[number, number, number], ChunkRow>;
   private readonly delSub;
   private readonly delSubChunks;
@@ -67,8 +91,16 @@ export class ChunkedDatapointStore {
   private readonly chunkData: Statement<[number], { data: Buffer }>;
   /** Insertion-ordered: the first key is the oldest. Ids are reused after deletes, so every delete clears it. */
   private readonly decoded = new Map<number, DecodedChunk>();
+  /** Sealed chunks' texts as answer bytes (see WireCache); emptied with `decoded`. */
+  readonly wireCache: WireCache;
+  /** Counts forget()s: a read that fetched chunk rows before one fetches them again. */
+  private generation = 0;
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    opts: ChunkedOptions = {},
+  ) {
+    this.wireCache = new WireCache(opts.wireCacheBytes ?? WIRE_CACHE_BYTES);
     this.info = db.prepare('SELECT length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE stream_id = ? AND sub = ?');
     this.upsertInfo = db.prepare(
       `INSERT INTO substreams (stream_id, sub, length, last_t, bytes, base, sealed, tail_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -89,6 +121,9 @@ export class ChunkedDatapointStore {
     );
     this.chunksFrom = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
+    );
+    this.chunksFromMeta = db.prepare(
+      'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
     );
     this.chunkAfterT = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND t2 > ? ORDER BY t2, i1 LIMIT 1',
@@ -116,6 +151,8 @@ export class ChunkedDatapointStore {
    */
   forget(): void {
     this.decoded.clear();
+    this.wireCache.clear();
+    this.generation++;
   }
 
   /** The decoded chunk `id`, from the kept ones or from `data` (fetched when not given). */
@@ -268,29 +305,96 @@ export class ChunkedDatapointStore {
    * chunk: the position is then looked up again, so a streaming read never misses datapoints.
    */
   *pieces(streamId: number, sub: Sub, i1: number, i2: number): Generator<Piece> {
+    for (const sp of this.spans(streamId, sub, i1, i2, true)) {
+      if (sp.row === null) yield { chunk: sp.tail, from: sp.from, to: sp.to };
+      else {
+        const count = sp.row.i2 - sp.row.i1 + 1;
+        yield { chunk: this.open(sp.row.id, sp.row.data, sp.from > 0 || sp.to < count), from: sp.from, to: sp.to };
+      }
+    }
+  }
+
+  /**
+   * Appends the UTF-8 of logical [i1, i2)'s wire texts joined by ',' to `sink`, one chunk (or run
+   * of tail rows) per step: what a range read answers. Sealed chunks come from the wire-bytes
+   * cache when there (a slice copy), else are decoded, and kept there whole, unless the read is
+   * a scan (SCAN_POINTS) or the chunk is not ASCII.
+   */
+  *writeJoined(streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): Generator<void> {
     if (i2 <= i1) return;
-    let s = this.substream(streamId, sub);
+    const s = this.substream(streamId, sub);
+    const cache = this.wireCache;
+    const keep = cache.maxBytes > 0 && Math.min(i2, s.length) - i1 <= SCAN_POINTS;
+    for (const sp of this.spans(streamId, sub, i1, i2, false, s)) {
+      if (sp.row === null) {
+        sp.tail.writeJoined(sink, sp.from, sp.to);
+        yield;
+        continue;
+      }
+      const r = sp.row;
+      let e = cache.get(r, keep);
+      if (e === undefined) {
+        const count = r.i2 - r.i1 + 1;
+        const partial = sp.from > 0 || sp.to < count;
+        const data = this.decoded.has(r.id) ? null : this.chunkData.get(r.id)?.data;
+        if (data === undefined) {
+          // Gone since its row was read: another connection's write the engine has not seen yet.
+          this.forget();
+          sp.again = true;
+          continue;
+        }
+        const chunk = this.open(r.id, data, partial);
+        const w = keep ? chunk.wireBytes() : null;
+        if (w !== null) e = cache.put(r, w);
+        if (e === undefined) {
+          chunk.writeJoined(sink, sp.from, sp.to);
+          yield;
+          continue;
+        }
+      }
+      sink.copy(e.bytes, e.offs[sp.from], e.offs[sp.to] - 1);
+      yield;
+    }
+  }
+
+  /**
+   * The runs covering logical [i1, i2): sealed chunks' rows (their data only when `withData`), a
+   * few per statement so no statement stays open while the consumer writes to a socket, then tail
+   * rows. A seal that happens meanwhile moves tail rows into a chunk: the position is then looked
+   * up again, so a streaming read never misses datapoints. So is a forget() (a delete or another
+   * connection's write) between two chunks of one fetch.
+   */
+  private *spans(streamId: number, sub: Sub, i1: number, i2: number, withData: boolean, s0?: Layout): Generator<Span> {
+    if (i2 <= i1) return;
+    let s = s0 ?? this.substream(streamId, sub);
     let p = s.base + i1;
     const pEnd = s.base + Math.min(i2, s.length);
+    const stmt = withData ? this.chunksFrom : this.chunksFromMeta;
     while (p < pEnd) {
       if (p < s.sealed) {
         const first = this.chunkAt.get(streamId, sub, p);
-        const rows = this.chunksFrom.all(streamId, sub, first ? first.i1 : p, pEnd, FETCH);
+        const rows = stmt.all(streamId, sub, first ? first.i1 : p, pEnd, FETCH);
         if (rows.length === 0) return;
+        const gen = this.generation;
         for (const r of rows) {
           const count = r.i2 - r.i1 + 1;
           const from = Math.max(0, p - r.i1);
           const to = Math.min(count, pEnd - r.i1);
-          const chunk = this.open(r.id, r.data, from > 0 || to < count);
-          if (to > from) yield { chunk, from, to };
+          if (to > from) {
+            const sp: Span = { row: r, tail: null, from, to, again: false };
+            yield sp;
+            if (sp.again) break;
+          }
           if (r.i1 + to > p) p = r.i1 + to;
+          // The rows fetched with this one may be stale now.
+          if (this.generation !== gen) break;
         }
         continue;
       }
       const want = Math.min(pEnd, p + CHUNK_POINTS) - p;
       const rows = this.tailRange.all(streamId, sub, p, p + want);
       if (rows.length > 0) {
-        yield { chunk: new TailChunk(rows), from: 0, to: rows.length };
+        yield { row: null, tail: new TailChunk(rows), from: 0, to: rows.length, again: false };
         p += rows.length;
       }
       if (rows.length < want) {

@@ -74,12 +74,15 @@ export class SqliteStorage implements Storage {
   private checkedAt = -Infinity;
   private readonly dataVersionStmt: Statement<[], number>;
 
-  constructor(readonly db: DB) {
+  constructor(
+    readonly db: DB,
+    opts: { readCacheBytes?: number } = {},
+  ) {
     const changed = () => this.changed();
     this.u = new UserStore(db, changed);
     this.d = new DeviceStore(db, changed);
     this.s = new StreamStore(db, changed);
-    this.dp = new DatapointStore(db);
+    this.dp = new DatapointStore(db, { wireCacheBytes: opts.readCacheBytes });
     // Rollbacks and other connections' writes reach the decoded chunks through the change signal.
     this.listeners.push(() => this.dp.forget());
     // Prepared once: db.pragma() would compile the statement on every call of the hot path.
@@ -126,7 +129,7 @@ export class SqliteStorage implements Storage {
 
   /** Opens (and migrates) a database file. */
   static open(file: string, opts: OpenOptions & { onClose?: () => void } = {}): SqliteStorage {
-    const st = new SqliteStorage(openDatabase(file, opts));
+    const st = new SqliteStorage(openDatabase(file, opts), opts);
     st.onClose = opts.onClose;
     return st;
   }
@@ -398,10 +401,7 @@ export class SqliteStorage implements Storage {
     readJoinedInto: (streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): AsyncIterableIterator<void> => {
       const dp = this.dp;
       return (async function* () {
-        for (const pc of dp.pieces(streamId, sub, i1, i2)) {
-          pc.chunk.writeJoined(sink, pc.from, pc.to);
-          yield;
-        }
+        for (const _ of dp.writeJoined(streamId, sub, i1, i2, sink)) yield;
       })();
     },
     deleteRange: (streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> =>
