@@ -149,6 +149,12 @@ export class SqliteStorage implements Storage {
     return done(this.resolveSync(user, device, stream));
   }
 
+  /** The wire-bytes cache of range reads now (SQLite only: tests, diagnostics). */
+  readCacheStats(): { chunks: number; bytes: number; maxBytes: number; hits: number; misses: number } {
+    const c = this.dp.wireCache;
+    return { chunks: c.size, bytes: c.bytes, maxBytes: c.maxBytes, hits: c.hits, misses: c.misses };
+  }
+
   onChange(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -46,6 +46,9 @@ export class WireCache {
   private probBytes = 0;
   /** What the protected part may hold. */
   private readonly protMax: number;
+  /** Reads of a chunk answered from here, and reads that found nothing (diagnostics, tests). */
+  hits = 0;
+  misses = 0;
 
   constructor(readonly maxBytes: number) {
     this.protMax = maxBytes - Math.ceil(maxBytes / 8);
@@ -65,11 +68,16 @@ export class WireCache {
     let e = this.prot.get(r.id);
     const inProt = e !== undefined;
     if (e === undefined) e = this.prob.get(r.id);
-    if (e === undefined) return undefined;
-    if (e.count !== r.i2 - r.i1 + 1 || e.t1 !== r.t1 || e.t2 !== r.t2 || e.wire !== r.wire) {
-      this.remove(r.id);
+    if (e === undefined) {
+      this.misses++;
       return undefined;
     }
+    if (e.count !== r.i2 - r.i1 + 1 || e.t1 !== r.t1 || e.t2 !== r.t2 || e.wire !== r.wire) {
+      this.remove(r.id);
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
     if (!touch) return e;
     if (inProt) {
       this.prot.delete(r.id);
