@@ -288,8 +288,8 @@ export function chunkFormat(bytes: Uint8Array): number {
   return bytes[0];
 }
 
-/** Decodes a chunk; throws ChunkCorruptError for anything that is not exactly what encodeChunk wrote. */
-export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+/** The checked, inflated body of a chunk, its kind and count, and a reader positioned at its time column. */
+function openBody(bytes: Uint8Array): { format: number; kind: number; body: Uint8Array; r: ByteReader; n: number } {
   const format = chunkFormat(bytes);
   const end = bytes.length - 4;
   const stored = (bytes[end] | (bytes[end + 1] << 8) | (bytes[end + 2] << 16) | (bytes[end + 3] << 24)) >>> 0;
@@ -318,6 +318,21 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   // Not `n > body.length`: bit-packed columns of regular data (steady timestamps, a counter)
   // take less than a byte per point. No chunk the engine writes comes near this bound.
   if (n > MAX_CHUNK_POINTS) throw new ChunkCorruptError('count out of range');
+  return { format, kind, body, r, n };
+}
+
+/**
+ * Only the timestamps of a chunk (time lookups): the checks of decodeChunk up to its time column,
+ * without decoding the values. The rest of the chunk is not checked here; reads decode it whole.
+ */
+export function decodeTimes(bytes: Uint8Array): Float64Array {
+  const { r, n } = openBody(bytes);
+  return decodeColumn(r, n).values;
+}
+
+/** Decodes a chunk; throws ChunkCorruptError for anything that is not exactly what encodeChunk wrote. */
+export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+  const { format, kind, body, r, n } = openBody(bytes);
   const t = decodeColumn(r, n);
   if (kind === FORMAT_NUMERIC) {
     const d = decodeColumn(r, n);

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { ChunkPiece, StoredPoint, StreamStorageStats, Sub } from '../types';
-import { type DecodedChunk, decodeChunk, encodeChunk } from '../chunks';
+import { type DecodedChunk, decodeChunk, decodeTimes, encodeChunk } from '../chunks';
 import { CHUNK_BYTES, CHUNK_POINTS, type Layout, TailChunk, cuts } from '../chunks/layout';
 
 export { CHUNK_BYTES, CHUNK_POINTS, type Layout } from '../chunks/layout';
@@ -33,8 +33,16 @@ const MULTI = 64;
  * churns nor grows this.
  */
 const DECODED_KEEP = 32;
+/**
+ * Bytes of chunk timestamps kept for time lookups (a time range read looks up the chunk at each
+ * end): 2 MB is 256 chunks of 1,000 points. The chunks themselves mostly come from the wire-bytes
+ * cache, so a lookup decodes only the time column, once.
+ */
+const TIMES_KEEP_BYTES = 2 * 1024 * 1024;
 /** Chunks fetched per statement while streaming: no statement stays open across a yield. */
 const FETCH = 8;
+/** The same for rows fetched without their data (a few dozen bytes each): a 64,000-point read is one statement. */
+const FETCH_META = 64;
 /** Default bound of the wire-bytes cache (sql.read_cache_mb): about 1,000 chunks of the sensor workload, ~30 KB each. */
 export const WIRE_CACHE_BYTES = 32 * 1024 * 1024;
 /**
@@ -75,8 +83,9 @@ export class ChunkedDatapointStore {
   private readonly tAtStmt: Statement<[number, number, number], { t: number }>;
   private readonly insChunk: Statement<unknown[]>;
   private readonly chunkAt: Statement<[number, number, number], ChunkRow>;
-  private readonly chunksFrom: Statement<[number, number, number, number, number], ChunkRow>;
-  private readonly chunksFromMeta: Statement<[number, number, number, number, number], ChunkRow>;
+  /** The chunk holding physical index p (or the first after it) and those after it before pEnd. */
+  private readonly chunksFrom: Statement<[number, number, number, number, number, number, number], ChunkRow>;
+  private readonly chunksFromMeta: Statement<[number, number, number, number, number, number, number], ChunkRow>;
   private readonly chunkAfterT: Statement<[number, number, number], ChunkRow>;
   private readonly delSub;
   private readonly delSubChunks;
@@ -93,6 +102,9 @@ export class ChunkedDatapointStore {
   private readonly decoded = new Map<number, DecodedChunk>();
   /** Sealed chunks' texts as answer bytes (see WireCache); emptied with `decoded`. */
   readonly wireCache: WireCache;
+  /** Timestamps of chunks by id, insertion-ordered like `decoded`; emptied with it. */
+  private readonly times = new Map<number, Float64Array>();
+  private timesBytes = 0;
   /** Counts forget()s: a read that fetched chunk rows before one fetches them again. */
   private generation = 0;
 
@@ -119,12 +131,13 @@ export class ChunkedDatapointStore {
     this.chunkAt = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 <= ? ORDER BY i1 DESC LIMIT 1',
     );
-    this.chunksFrom = db.prepare(
-      'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
-    );
-    this.chunksFromMeta = db.prepare(
-      'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
-    );
+    // The first chunk is the last one starting at or before p (the subquery is one index seek).
+    const from = (cols: string) =>
+      `SELECT ${cols} FROM chunks WHERE stream_id = ? AND sub = ?
+         AND i1 >= coalesce((SELECT max(i1) FROM chunks WHERE stream_id = ? AND sub = ? AND i1 <= ?), 0)
+         AND i1 < ? ORDER BY i1 LIMIT ?`;
+    this.chunksFrom = db.prepare(from('id, i1, i2, t1, t2, wire, data'));
+    this.chunksFromMeta = db.prepare(from('id, i1, i2, t1, t2, wire, NULL AS data'));
     this.chunkAfterT = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND t2 > ? ORDER BY t2, i1 LIMIT 1',
     );
@@ -152,6 +165,8 @@ export class ChunkedDatapointStore {
   forget(): void {
     this.decoded.clear();
     this.wireCache.clear();
+    this.times.clear();
+    this.timesBytes = 0;
     this.generation++;
   }
 
@@ -171,6 +186,34 @@ export class ChunkedDatapointStore {
       this.decoded.set(id, chunk);
     }
     return chunk;
+  }
+
+  /** The timestamps of chunk `c` (its data is fetched only when they are not kept). */
+  private timesOf(c: ChunkRow): Float64Array {
+    const d = this.decoded.get(c.id);
+    if (d !== undefined) return d.times;
+    const n = c.i2 - c.i1 + 1;
+    const hit = this.times.get(c.id);
+    if (hit !== undefined && hit.length === n && hit[0] === c.t1 && hit[n - 1] === c.t2) {
+      this.times.delete(c.id);
+      this.times.set(c.id, hit);
+      return hit;
+    }
+    const ts = decodeTimes(this.chunkData.get(c.id)!.data);
+    if (hit !== undefined) {
+      this.times.delete(c.id);
+      this.timesBytes -= hit.byteLength;
+    }
+    if (8 * ts.byteLength <= TIMES_KEEP_BYTES) {
+      while (this.timesBytes + ts.byteLength > TIMES_KEEP_BYTES) {
+        const [id, old] = this.times.entries().next().value as [number, Float64Array];
+        this.times.delete(id);
+        this.timesBytes -= old.byteLength;
+      }
+      this.times.set(c.id, ts);
+      this.timesBytes += ts.byteLength;
+    }
+    return ts;
   }
 
   substream(streamId: number, sub: Sub): Layout {
@@ -372,8 +415,7 @@ export class ChunkedDatapointStore {
     const stmt = withData ? this.chunksFrom : this.chunksFromMeta;
     while (p < pEnd) {
       if (p < s.sealed) {
-        const first = this.chunkAt.get(streamId, sub, p);
-        const rows = stmt.all(streamId, sub, first ? first.i1 : p, pEnd, FETCH);
+        const rows = stmt.all(streamId, sub, streamId, sub, p, pEnd, withData ? FETCH : FETCH_META);
         if (rows.length === 0) return;
         const gen = this.generation;
         for (const r of rows) {
@@ -424,7 +466,7 @@ export class ChunkedDatapointStore {
     const c = this.chunkAfterT.get(streamId, sub, t);
     if (c) {
       if (c.t1 > t) return c.i1 - s.base;
-      const ts = this.open(c.id, null, true).times;
+      const ts = this.timesOf(c);
       let lo = 0;
       let hi = ts.length;
       while (lo < hi) {
