@@ -184,6 +184,14 @@ describe('the cache never answers what is no longer stored', () => {
       const len = pts.length;
       for (const [a, b] of ranges(len)) same((await c.get(p, `i1=${a}&i2=${b}`)).text, wire(slice(pts, a, b)), `i1=${a}&i2=${b} of ${len}`);
       same((await c.get(p, 'i1=0&i2=0')).text, wire(pts), 'read');
+      // Time lookups keep chunk timestamps: they too must see the delete.
+      for (const [x, y] of [
+        [10, len - 10],
+        [CHUNK_POINTS - 5, 2 * CHUNK_POINTS + 5],
+        [len - 700, len - 1],
+      ].filter(([x, y]) => x >= 0 && y < len)) {
+        same((await c.get(p, `t1=${pts[x].t}&t2=${pts[y].t}`)).text, wire(inTime(pts, pts[x].t, pts[y].t)), `t1=pts[${x}] t2=pts[${y}] of ${len}`);
+      }
     };
     await readAll();
     for (const [a, b] of [
