@@ -181,11 +181,15 @@ export class ChunkedDatapointStore {
       return hit;
     }
     const chunk = decodeChunk(data ?? this.chunkData.get(id)!.data);
-    if (keep) {
-      if (this.decoded.size >= DECODED_KEEP) this.decoded.delete(this.decoded.keys().next().value as number);
-      this.decoded.set(id, chunk);
-    }
+    if (keep) this.remember(id, chunk);
     return chunk;
+  }
+
+  /** Keeps a decoded chunk as the most recent. */
+  private remember(id: number, chunk: DecodedChunk): void {
+    this.decoded.delete(id);
+    if (this.decoded.size >= DECODED_KEEP) this.decoded.delete(this.decoded.keys().next().value as number);
+    this.decoded.set(id, chunk);
   }
 
   /** The timestamps of chunk `c` (its data is fetched only when they are not kept). */
@@ -386,10 +390,12 @@ export class ChunkedDatapointStore {
           sp.again = true;
           continue;
         }
-        const chunk = this.open(r.id, data, partial);
+        // A chunk whose bytes get cached needs no decoded copy kept as well.
+        const chunk = this.open(r.id, data, partial && !keep);
         const w = keep ? chunk.wireBytes() : null;
         if (w !== null) e = cache.put(r, w);
         if (e === undefined) {
+          if (partial && keep) this.remember(r.id, chunk);
           chunk.writeJoined(sink, sp.from, sp.to);
           yield;
           continue;
