@@ -55,7 +55,7 @@ export async function makeApp(over: (c: Config) => void = () => {}, perms?: (p: 
   let storage: Storage;
   let sqlite: SqliteStorage | undefined;
   try {
-    storage = pg ? await openStorage(config, { applicationName: 'cdb-test' }) : (sqlite = SqliteStorage.open(path.join(dir, 'db.sqlite3')));
+    storage = pg ? await openStorage(config, { applicationName: 'cdb-test' }) : (sqlite = SqliteStorage.open(path.join(dir, 'db.sqlite3'), { readCacheBytes: Math.round(config.sql.read_cache_mb * 1024 * 1024) }));
   } catch (e) {
     await pg?.drop();
     throw e;

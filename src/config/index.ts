@@ -68,6 +68,8 @@ export interface Config {
     uri: string;
     synchronous: Synchronous;
     quick_check: boolean;
+    /** SQLite: megabytes of sealed chunks kept as ready answer bytes for range reads (0: off). */
+    read_cache_mb: number;
     hostname: string;
     port: number;
     username: string;
@@ -134,6 +136,7 @@ export function defaultConfig(dir = '.'): Config {
       uri: 'db.sqlite3',
       synchronous: 'NORMAL',
       quick_check: true,
+      read_cache_mb: 32,
       hostname: 'localhost',
       port: 5432,
       username: 'postgres',

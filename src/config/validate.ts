@@ -89,6 +89,9 @@ export function validateConfig(cfg: Config): { errors: string[]; warnings: strin
   } else if (cfg.sql.uri.startsWith('file:') || cfg.sql.uri.includes('?')) {
     errors.push(`sql.uri must be a file path, not '${cfg.sql.uri}'`);
   }
+  if (!(cfg.sql.read_cache_mb >= 0 && cfg.sql.read_cache_mb <= 1 << 20)) {
+    errors.push(`sql.read_cache_mb must be a number of megabytes from 0 to ${1 << 20}, not ${cfg.sql.read_cache_mb}`);
+  }
   if (cfg.sql.type !== 'postgres' && cfg.nats.hostname !== '') {
     warnings.push('nats.hostname is set but ignored: the NATS bus connects several server processes on one PostgreSQL database (sql.type "postgres"); one SQLite process needs none');
   }

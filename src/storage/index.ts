@@ -70,7 +70,10 @@ function openSqlite(config: Config, opts: OpenStorageOptions): SqliteStorage {
   const lock = opts.lock ? lockDatabase(file, config.dir) : undefined;
   let storage: SqliteStorage;
   try {
-    storage = SqliteStorage.open(file, { synchronous: config.sql.synchronous, onClose: lock && (() => lock.release()) });
+    storage = SqliteStorage.open(file, {
+      synchronous: config.sql.synchronous,
+      readCacheBytes: Math.round(config.sql.read_cache_mb * 1024 * 1024),
+      onClose: lock && (() => lock.release()) });
   } catch (e) {
     lock?.release();
     if (storageFailureKind(e) === 'damaged') throw new DamagedDatabaseError(file, [e instanceof Error ? e.message : String(e)]);

@@ -115,6 +115,8 @@ describe('configuration', () => {
       'Environment variable CONNECTORDB_COOKIE_REMEMBER must be true or false, not "maybe"',
     ]);
     expect(problems(() => readConfig(folder(), { env: {}, overrides: (c) => void (c.port = 70000) }))).toEqual(['The port must be an integer from 0 to 65535, not 70000']);
+    expect(problems(() => readConfig(folder('{"sql": {"read_cache_mb": -1}}'), { env: {} }))).toEqual(['sql.read_cache_mb must be a number of megabytes from 0 to 1048576, not -1']);
+    expect(readConfig(folder(), { env: { CONNECTORDB_SQL_READ_CACHE_MB: '0.5' } }).config.sql.read_cache_mb).toBe(0.5);
     expect(problems(() => readConfig(folder('{"port": 1,}'), { env: {} }))[0]).toMatch(/connectordb.conf is not valid JSON/);
     const e = (() => {
       try {

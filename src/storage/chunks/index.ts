@@ -6,7 +6,9 @@ import zlib from 'node:zlib';
 import { ByteReader, ByteWriter, ChunkCorruptError, crc32 } from './bytes';
 import { type Column, POW10, decodeColumn, encodeColumn } from './columns';
 import type { ByteSink } from './sink';
-import { columnWires, columnWiresInto, prefixLengths, prefixedWires, prefixedWiresText, type WireText } from './wire';
+import { columnWireBytes, columnWires, columnWiresInto, prefixLengths, prefixedWires, prefixedWiresText, type WireBytes, type WireText } from './wire';
+
+export type { WireBytes } from './wire';
 
 export { ChunkCorruptError } from './bytes';
 export { ByteSink } from './sink';
@@ -53,6 +55,12 @@ export interface DecodedChunk {
    * socket. Numeric and record chunks write them straight from their columns, without a string.
    */
   writeJoined(sink: ByteSink, from?: number, to?: number): void;
+  /**
+   * The whole chunk's texts as UTF-8 bytes joined by ',', with where each text starts, when every
+   * text is ASCII (so byte offsets are character offsets); null otherwise. A new buffer each call,
+   * for a cache to keep.
+   */
+  wireBytes(): WireBytes | null;
 }
 
 export interface EncodeOptions {
@@ -70,6 +78,7 @@ const TEXT_LATIN1_REST = 3;
 const ENCODINGS = ['latin1', 'utf8', 'utf16le', 'latin1', 'utf8', 'utf16le'] as const;
 
 const NOT_LATIN1 = /[\u0100-\uffff]/;
+const NOT_ASCII = /[\u0080-\uffff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** More keys than this and a record chunk stops paying for itself. */
 const MAX_KEYS = 32;
@@ -279,8 +288,8 @@ export function chunkFormat(bytes: Uint8Array): number {
   return bytes[0];
 }
 
-/** Decodes a chunk; throws ChunkCorruptError for anything that is not exactly what encodeChunk wrote. */
-export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+/** The checked, inflated body of a chunk, its kind and count, and a reader positioned at its time column. */
+function openBody(bytes: Uint8Array): { format: number; kind: number; body: Uint8Array; r: ByteReader; n: number } {
   const format = chunkFormat(bytes);
   const end = bytes.length - 4;
   const stored = (bytes[end] | (bytes[end + 1] << 8) | (bytes[end + 2] << 16) | (bytes[end + 3] << 24)) >>> 0;
@@ -309,6 +318,21 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   // Not `n > body.length`: bit-packed columns of regular data (steady timestamps, a counter)
   // take less than a byte per point. No chunk the engine writes comes near this bound.
   if (n > MAX_CHUNK_POINTS) throw new ChunkCorruptError('count out of range');
+  return { format, kind, body, r, n };
+}
+
+/**
+ * Only the timestamps of a chunk (time lookups): the checks of decodeChunk up to its time column,
+ * without decoding the values. The rest of the chunk is not checked here; reads decode it whole.
+ */
+export function decodeTimes(bytes: Uint8Array): Float64Array {
+  const { r, n } = openBody(bytes);
+  return decodeColumn(r, n).values;
+}
+
+/** Decodes a chunk; throws ChunkCorruptError for anything that is not exactly what encodeChunk wrote. */
+export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+  const { format, kind, body, r, n } = openBody(bytes);
   const t = decodeColumn(r, n);
   if (kind === FORMAT_NUMERIC) {
     const d = decodeColumn(r, n);
@@ -442,6 +466,16 @@ class Decoded implements DecodedChunk {
     // Texts already built (an edge chunk read again) are copied; columns are written directly.
     if (this.w === null && this.asciiColumns) columnWiresInto(sink, this.tc, this.cols!, this.keyBytes, from, to);
     else sink.string(this.joined(from, to));
+  }
+
+  wireBytes(): WireBytes | null {
+    if (this.count === 0) return null;
+    if (this.w === null && this.asciiColumns) return columnWireBytes(this.tc, this.cols!, this.keyBytes);
+    const [{ text, offs }] = this.text(0, this.count);
+    if (NOT_ASCII.test(text)) return null;
+    const bytes = Buffer.allocUnsafeSlow(text.length);
+    bytes.write(text, 0, 'latin1');
+    return { bytes, offs };
   }
 }
 

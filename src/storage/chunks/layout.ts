@@ -1,5 +1,5 @@
 import type { StoredPoint, SubstreamInfo } from '../types';
-import { type ByteSink, type DecodedChunk, FORMAT_TEXT } from './index';
+import { type ByteSink, type DecodedChunk, FORMAT_TEXT, type WireBytes } from './index';
 
 /** The chunked datapoint layout both engines keep (SQLite: sqlite/chunked.ts; PostgreSQL: postgres/data.ts). */
 
@@ -66,5 +66,9 @@ export class TailChunk implements DecodedChunk {
   }
   writeJoined(sink: ByteSink, from = 0, to = this.count): void {
     sink.string(this.joined(from, to));
+  }
+  /** Tail rows change (they are sealed, deleted): never cached. */
+  wireBytes(): WireBytes | null {
+    return null;
   }
 }

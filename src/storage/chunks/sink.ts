@@ -27,6 +27,12 @@ export class ByteSink {
     this.len += end - start;
   }
 
+  /** bytes(src, start, end) for a Buffer, without a view in between. */
+  copy(src: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.len += src.copy(this.buf, this.len, start, end);
+  }
+
   /** The UTF-8 of a string (as Buffer.from(s, 'utf8') would give it). */
   string(s: string): void {
     this.reserve(3 * s.length);

@@ -10,6 +10,12 @@ export interface WireText {
   offs: Int32Array;
 }
 
+/** The same as bytes: point i is bytes[offs[i], offs[i + 1] - 1), the whole chunk's texts joined by ','. */
+export interface WireBytes {
+  bytes: Buffer;
+  offs: Int32Array;
+}
+
 /**
  * The buffer texts are built in, with a DataView on it. The number writers store 4 bytes at a
  * time (a 4-digit group, or a short group and whatever follows it in the table entry) and move
@@ -153,6 +159,23 @@ export function columnWires(t: Column, cols: readonly Column[], keys: readonly U
 export function columnWiresInto(sink: ByteSink, t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null, from = 0, to = t.values.length): void {
   const pos = writeTexts(t, cols, keys, from, to, null);
   if (to > from) sink.bytes(scratch, 0, pos - 1);
+}
+
+/**
+ * The wire texts of the whole chunk as one buffer of their bytes joined by ',' (latin1: the caller
+ * uses it only when every key is ASCII, so these are the UTF-8 bytes too) with where each starts
+ * (as in WireText, in bytes): what the SQLite engine's wire-bytes cache keeps.
+ */
+export function columnWireBytes(t: Column, cols: readonly Column[], keys: readonly Uint8Array[] | null): WireBytes {
+  const n = t.values.length;
+  const offs = new Int32Array(n + 1);
+  const pos = writeTexts(t, cols, keys, 0, n, offs);
+  offs[n] = pos;
+  const len = n > 0 ? pos - 1 : 0;
+  // Not from the Buffer pool: a kept buffer must not pin an 8 KB slab shared with others.
+  const bytes = Buffer.allocUnsafeSlow(len);
+  scratch.copy(bytes, 0, 0, len);
+  return { bytes, offs };
 }
 
 /** Writes the texts of [from, to) into `scratch`, each followed by ','; `offs` gets where each starts. Returns the end. */

@@ -1,10 +1,12 @@
 import type { Statement } from 'better-sqlite3';
 import type { ChunkPiece, StoredPoint, StreamStorageStats, Sub } from '../types';
-import { type DecodedChunk, decodeChunk, encodeChunk } from '../chunks';
+import { type DecodedChunk, decodeChunk, decodeTimes, encodeChunk } from '../chunks';
 import { CHUNK_BYTES, CHUNK_POINTS, type Layout, TailChunk, cuts } from '../chunks/layout';
 
 export { CHUNK_BYTES, CHUNK_POINTS, type Layout } from '../chunks/layout';
 import type { DB } from './db';
+import type { ByteSink } from '../chunks';
+import { WireCache } from './wirecache';
 
 
 
@@ -31,8 +33,37 @@ const MULTI = 64;
  * churns nor grows this.
  */
 const DECODED_KEEP = 32;
+/**
+ * Bytes of chunk timestamps kept for time lookups (a time range read looks up the chunk at each
+ * end): 2 MB is 256 chunks of 1,000 points. The chunks themselves mostly come from the wire-bytes
+ * cache, so a lookup decodes only the time column, once.
+ */
+const TIMES_KEEP_BYTES = 2 * 1024 * 1024;
 /** Chunks fetched per statement while streaming: no statement stays open across a yield. */
 const FETCH = 8;
+/** The same for rows fetched without their data (a few dozen bytes each): a 64,000-point read is one statement. */
+const FETCH_META = 64;
+/** Default bound of the wire-bytes cache (sql.read_cache_mb): about 1,000 chunks of the sensor workload, ~30 KB each. */
+export const WIRE_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * A read of more datapoints than this many full chunks is a scan: it uses cached wire bytes it
+ * finds but adds none and reorders none, so it neither fills nor churns the cache (and its
+ * memory stays flat).
+ */
+const SCAN_POINTS = 64 * CHUNK_POINTS;
+
+export interface ChunkedOptions {
+  /** Bound of the wire-bytes cache in bytes; 0 turns it off. */
+  wireCacheBytes?: number;
+}
+
+/** A run of a range read: [from, to) of the sealed chunk `row` (data not fetched) or of tail rows. */
+type Span = ({ row: ChunkRow; tail: null } | { row: null; tail: TailChunk }) & {
+  from: number;
+  to: number;
+  /** Set by the consumer when it could not use the span: it is looked up again. */
+  again: boolean;
+};
 
 
 
@@ -52,7 +83,9 @@ export class ChunkedDatapointStore {
   private readonly tAtStmt: Statement<[number, number, number], { t: number }>;
   private readonly insChunk: Statement<unknown[]>;
   private readonly chunkAt: Statement<[number, number, number], ChunkRow>;
-  private readonly chunksFrom: Statement<[number, number, number, number, number], ChunkRow>;
+  /** The chunk holding physical index p (or the first after it) and those after it before pEnd. */
+  private readonly chunksFrom: Statement<[number, number, number, number, number, number, number], ChunkRow>;
+  private readonly chunksFromMeta: Statement<[number, number, number, number, number, number, number], ChunkRow>;
   private readonly chunkAfterT: Statement<[number, number, number], ChunkRow>;
   private readonly delSub;
   private readonly delSubChunks;
@@ -67,8 +100,19 @@ export class ChunkedDatapointStore {
   private readonly chunkData: Statement<[number], { data: Buffer }>;
   /** Insertion-ordered: the first key is the oldest. Ids are reused after deletes, so every delete clears it. */
   private readonly decoded = new Map<number, DecodedChunk>();
+  /** Sealed chunks' texts as answer bytes (see WireCache); emptied with `decoded`. */
+  readonly wireCache: WireCache;
+  /** Timestamps of chunks by id, insertion-ordered like `decoded`; emptied with it. */
+  private readonly times = new Map<number, Float64Array>();
+  private timesBytes = 0;
+  /** Counts forget()s: a read that fetched chunk rows before one fetches them again. */
+  private generation = 0;
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    opts: ChunkedOptions = {},
+  ) {
+    this.wireCache = new WireCache(opts.wireCacheBytes ?? WIRE_CACHE_BYTES);
     this.info = db.prepare('SELECT length, last_t, bytes, base, sealed, tail_bytes FROM substreams WHERE stream_id = ? AND sub = ?');
     this.upsertInfo = db.prepare(
       `INSERT INTO substreams (stream_id, sub, length, last_t, bytes, base, sealed, tail_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -87,9 +131,13 @@ export class ChunkedDatapointStore {
     this.chunkAt = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 <= ? ORDER BY i1 DESC LIMIT 1',
     );
-    this.chunksFrom = db.prepare(
-      'SELECT id, i1, i2, t1, t2, wire, data FROM chunks WHERE stream_id = ? AND sub = ? AND i1 >= ? AND i1 < ? ORDER BY i1 LIMIT ?',
-    );
+    // The first chunk is the last one starting at or before p (the subquery is one index seek).
+    const from = (cols: string) =>
+      `SELECT ${cols} FROM chunks WHERE stream_id = ? AND sub = ?
+         AND i1 >= coalesce((SELECT max(i1) FROM chunks WHERE stream_id = ? AND sub = ? AND i1 <= ?), 0)
+         AND i1 < ? ORDER BY i1 LIMIT ?`;
+    this.chunksFrom = db.prepare(from('id, i1, i2, t1, t2, wire, data'));
+    this.chunksFromMeta = db.prepare(from('id, i1, i2, t1, t2, wire, NULL AS data'));
     this.chunkAfterT = db.prepare(
       'SELECT id, i1, i2, t1, t2, wire, NULL AS data FROM chunks WHERE stream_id = ? AND sub = ? AND t2 > ? ORDER BY t2, i1 LIMIT 1',
     );
@@ -116,6 +164,10 @@ export class ChunkedDatapointStore {
    */
   forget(): void {
     this.decoded.clear();
+    this.wireCache.clear();
+    this.times.clear();
+    this.timesBytes = 0;
+    this.generation++;
   }
 
   /** The decoded chunk `id`, from the kept ones or from `data` (fetched when not given). */
@@ -129,11 +181,43 @@ export class ChunkedDatapointStore {
       return hit;
     }
     const chunk = decodeChunk(data ?? this.chunkData.get(id)!.data);
-    if (keep) {
-      if (this.decoded.size >= DECODED_KEEP) this.decoded.delete(this.decoded.keys().next().value as number);
-      this.decoded.set(id, chunk);
-    }
+    if (keep) this.remember(id, chunk);
     return chunk;
+  }
+
+  /** Keeps a decoded chunk as the most recent. */
+  private remember(id: number, chunk: DecodedChunk): void {
+    this.decoded.delete(id);
+    if (this.decoded.size >= DECODED_KEEP) this.decoded.delete(this.decoded.keys().next().value as number);
+    this.decoded.set(id, chunk);
+  }
+
+  /** The timestamps of chunk `c` (its data is fetched only when they are not kept). */
+  private timesOf(c: ChunkRow): Float64Array {
+    const d = this.decoded.get(c.id);
+    if (d !== undefined) return d.times;
+    const n = c.i2 - c.i1 + 1;
+    const hit = this.times.get(c.id);
+    if (hit !== undefined && hit.length === n && hit[0] === c.t1 && hit[n - 1] === c.t2) {
+      this.times.delete(c.id);
+      this.times.set(c.id, hit);
+      return hit;
+    }
+    const ts = decodeTimes(this.chunkData.get(c.id)!.data);
+    if (hit !== undefined) {
+      this.times.delete(c.id);
+      this.timesBytes -= hit.byteLength;
+    }
+    if (8 * ts.byteLength <= TIMES_KEEP_BYTES) {
+      while (this.timesBytes + ts.byteLength > TIMES_KEEP_BYTES) {
+        const [id, old] = this.times.entries().next().value as [number, Float64Array];
+        this.times.delete(id);
+        this.timesBytes -= old.byteLength;
+      }
+      this.times.set(c.id, ts);
+      this.timesBytes += ts.byteLength;
+    }
+    return ts;
   }
 
   substream(streamId: number, sub: Sub): Layout {
@@ -268,29 +352,97 @@ export class ChunkedDatapointStore {
    * chunk: the position is then looked up again, so a streaming read never misses datapoints.
    */
   *pieces(streamId: number, sub: Sub, i1: number, i2: number): Generator<Piece> {
+    for (const sp of this.spans(streamId, sub, i1, i2, true)) {
+      if (sp.row === null) yield { chunk: sp.tail, from: sp.from, to: sp.to };
+      else {
+        const count = sp.row.i2 - sp.row.i1 + 1;
+        yield { chunk: this.open(sp.row.id, sp.row.data, sp.from > 0 || sp.to < count), from: sp.from, to: sp.to };
+      }
+    }
+  }
+
+  /**
+   * Appends the UTF-8 of logical [i1, i2)'s wire texts joined by ',' to `sink`, one chunk (or run
+   * of tail rows) per step: what a range read answers. Sealed chunks come from the wire-bytes
+   * cache when there (a slice copy), else are decoded, and kept there whole, unless the read is
+   * a scan (SCAN_POINTS) or the chunk is not ASCII.
+   */
+  *writeJoined(streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): Generator<void> {
     if (i2 <= i1) return;
-    let s = this.substream(streamId, sub);
+    const s = this.substream(streamId, sub);
+    const cache = this.wireCache;
+    const keep = cache.maxBytes > 0 && Math.min(i2, s.length) - i1 <= SCAN_POINTS;
+    for (const sp of this.spans(streamId, sub, i1, i2, false, s)) {
+      if (sp.row === null) {
+        sp.tail.writeJoined(sink, sp.from, sp.to);
+        yield;
+        continue;
+      }
+      const r = sp.row;
+      let e = cache.get(r, keep);
+      if (e === undefined) {
+        const count = r.i2 - r.i1 + 1;
+        const partial = sp.from > 0 || sp.to < count;
+        const data = this.decoded.has(r.id) ? null : this.chunkData.get(r.id)?.data;
+        if (data === undefined) {
+          // Gone since its row was read: another connection's write the engine has not seen yet.
+          this.forget();
+          sp.again = true;
+          continue;
+        }
+        // A chunk whose bytes get cached needs no decoded copy kept as well.
+        const chunk = this.open(r.id, data, partial && !keep);
+        const w = keep ? chunk.wireBytes() : null;
+        if (w !== null) e = cache.put(r, w);
+        if (e === undefined) {
+          if (partial && keep) this.remember(r.id, chunk);
+          chunk.writeJoined(sink, sp.from, sp.to);
+          yield;
+          continue;
+        }
+      }
+      sink.copy(e.bytes, e.offs[sp.from], e.offs[sp.to] - 1);
+      yield;
+    }
+  }
+
+  /**
+   * The runs covering logical [i1, i2): sealed chunks' rows (their data only when `withData`), a
+   * few per statement so no statement stays open while the consumer writes to a socket, then tail
+   * rows. A seal that happens meanwhile moves tail rows into a chunk: the position is then looked
+   * up again, so a streaming read never misses datapoints. So is a forget() (a delete or another
+   * connection's write) between two chunks of one fetch.
+   */
+  private *spans(streamId: number, sub: Sub, i1: number, i2: number, withData: boolean, s0?: Layout): Generator<Span> {
+    if (i2 <= i1) return;
+    let s = s0 ?? this.substream(streamId, sub);
     let p = s.base + i1;
     const pEnd = s.base + Math.min(i2, s.length);
+    const stmt = withData ? this.chunksFrom : this.chunksFromMeta;
     while (p < pEnd) {
       if (p < s.sealed) {
-        const first = this.chunkAt.get(streamId, sub, p);
-        const rows = this.chunksFrom.all(streamId, sub, first ? first.i1 : p, pEnd, FETCH);
+        const rows = stmt.all(streamId, sub, streamId, sub, p, pEnd, withData ? FETCH : FETCH_META);
         if (rows.length === 0) return;
+        const gen = this.generation;
         for (const r of rows) {
           const count = r.i2 - r.i1 + 1;
           const from = Math.max(0, p - r.i1);
           const to = Math.min(count, pEnd - r.i1);
-          const chunk = this.open(r.id, r.data, from > 0 || to < count);
-          if (to > from) yield { chunk, from, to };
+          if (to > from) {
+            const sp: Span = { row: r, tail: null, from, to, again: false };
+            yield sp;
+            if (sp.again) break;
+          }
           if (r.i1 + to > p) p = r.i1 + to;
+          // The rows fetched with this one may be stale now.
+          if (this.generation !== gen) break;
         }
         continue;
       }
       const want = Math.min(pEnd, p + CHUNK_POINTS) - p;
       const rows = this.tailRange.all(streamId, sub, p, p + want);
       if (rows.length > 0) {
-        yield { chunk: new TailChunk(rows), from: 0, to: rows.length };
+        yield { row: null, tail: new TailChunk(rows), from: 0, to: rows.length, again: false };
         p += rows.length;
       }
       if (rows.length < want) {
@@ -320,7 +472,7 @@ export class ChunkedDatapointStore {
     const c = this.chunkAfterT.get(streamId, sub, t);
     if (c) {
       if (c.t1 > t) return c.i1 - s.base;
-      const ts = this.open(c.id, null, true).times;
+      const ts = this.timesOf(c);
       let lo = 0;
       let hi = ts.length;
       while (lo < hi) {

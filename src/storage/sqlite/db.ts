@@ -13,6 +13,8 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Progress of the datapoint upgrade of an older database (default: a line on stderr). */
   upgradeProgress?: UpgradeProgress;
+  /** Bytes of the wire-bytes cache of range reads (ChunkedOptions.wireCacheBytes). */
+  readCacheBytes?: number;
 }
 
 /**

@@ -74,12 +74,15 @@ export class SqliteStorage implements Storage {
   private checkedAt = -Infinity;
   private readonly dataVersionStmt: Statement<[], number>;
 
-  constructor(readonly db: DB) {
+  constructor(
+    readonly db: DB,
+    opts: { readCacheBytes?: number } = {},
+  ) {
     const changed = () => this.changed();
     this.u = new UserStore(db, changed);
     this.d = new DeviceStore(db, changed);
     this.s = new StreamStore(db, changed);
-    this.dp = new DatapointStore(db);
+    this.dp = new DatapointStore(db, { wireCacheBytes: opts.readCacheBytes });
     // Rollbacks and other connections' writes reach the decoded chunks through the change signal.
     this.listeners.push(() => this.dp.forget());
     // Prepared once: db.pragma() would compile the statement on every call of the hot path.
@@ -126,7 +129,7 @@ export class SqliteStorage implements Storage {
 
   /** Opens (and migrates) a database file. */
   static open(file: string, opts: OpenOptions & { onClose?: () => void } = {}): SqliteStorage {
-    const st = new SqliteStorage(openDatabase(file, opts));
+    const st = new SqliteStorage(openDatabase(file, opts), opts);
     st.onClose = opts.onClose;
     return st;
   }
@@ -144,6 +147,12 @@ export class SqliteStorage implements Storage {
 
   resolveStream(user: string, device: string, stream: string): Promise<{ user?: UserRow; device?: DeviceRow; stream?: StreamRow }> {
     return done(this.resolveSync(user, device, stream));
+  }
+
+  /** The wire-bytes cache of range reads now (SQLite only: tests, diagnostics). */
+  readCacheStats(): { chunks: number; bytes: number; maxBytes: number; hits: number; misses: number } {
+    const c = this.dp.wireCache;
+    return { chunks: c.size, bytes: c.bytes, maxBytes: c.maxBytes, hits: c.hits, misses: c.misses };
   }
 
   onChange(listener: () => void): void {
@@ -398,10 +407,7 @@ export class SqliteStorage implements Storage {
     readJoinedInto: (streamId: number, sub: Sub, i1: number, i2: number, sink: ByteSink): AsyncIterableIterator<void> => {
       const dp = this.dp;
       return (async function* () {
-        for (const pc of dp.pieces(streamId, sub, i1, i2)) {
-          pc.chunk.writeJoined(sink, pc.from, pc.to);
-          yield;
-        }
+        for (const _ of dp.writeJoined(streamId, sub, i1, i2, sink)) yield;
       })();
     },
     deleteRange: (streamId: number, sub: Sub, i1: number, i2: number, log: LogEntry[] = []): Promise<number> =>
