@@ -6,9 +6,11 @@
  *    arguments need look-ahead. Arguments that are not Mappers read the stage input through a Tee.
  *
  * A Src returns null as the end marker; after that the next call starts the next sequence, and every
- * stateful part has been reset on the way (spec §4.4).
+ * stateful part has been reset on the way (spec §4.4). In a pipeline that passes pauses
+ * (passesPauses), a Src may also return PAUSE (datapoint.ts): its input had nothing yet; calling
+ * it again continues where it stood.
  */
-import type { Datapoint } from './datapoint';
+import { type Datapoint, PAUSE } from './datapoint';
 
 export interface Src {
   next(): Datapoint | null;
@@ -56,6 +58,8 @@ export type Impl =
       fast?: (src: Src) => Src;
       /** This is `if last` (only the final datapoint passes): lets `sum | if last` and the like reduce typed arrays (reduce.ts). */
       ifLast?: true;
+      /** The `fast` stage hands a PAUSE from its input on and continues after it (passesPauses). */
+      pausable?: true;
     };
 
 export type PlanNode =
@@ -273,6 +277,7 @@ class MapperStage implements Src {
       m.reset();
       return null;
     }
+    if (x === PAUSE) return x;
     const t = x.t;
     const d = m.f(t, x.d);
     return { t: m.mt ? m.ot : t, d };
@@ -291,6 +296,7 @@ class Kernel0Stage implements Src {
       k.reset();
       return null;
     }
+    if (x === PAUSE) return x;
     const t = x.t;
     const d = k.step(t, x.d, EMPTY_BOX);
     return { t: k.mt ? k.ot : t, d };
@@ -479,6 +485,26 @@ export class In implements ArgBox {
     }
     if (this.tee) this.tee.resetSequence();
     return false;
+  }
+}
+
+/**
+ * Whether the stages stageFactory builds for `plan` all hand PAUSE on (one-to-one stages, `if`
+ * with a plain condition, `if last`), so a source may pause in the middle of a sequence. Other
+ * stages (look-ahead, aggregating loops, arguments read through a Tee) hold state in locals while
+ * they pull: their pipelines are fed without pauses.
+ */
+export function passesPauses(plan: Plan): boolean {
+  if (plan.mappable) return true;
+  const n = plan.node;
+  switch (n.k) {
+    case 'const':
+      return false;
+    case 'pipe':
+      return n.stages.every(passesPauses);
+    case 'call':
+      if (n.identity) return true;
+      return n.impl.kind === 'stage' && n.impl.pausable === true && n.impl.fast !== undefined && n.impl.fed.every((p) => p.mappable);
   }
 }
 

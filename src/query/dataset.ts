@@ -4,12 +4,12 @@
  * produced one at a time as the caller pulls, each interpolator pulling its column forward, so
  * memory stays flat however many rows the query spans.
  */
-import type { Datapoint } from '../pipescript/datapoint';
+import { type Datapoint, PAUSE, PAUSE_SLICE_MS } from '../pipescript/datapoint';
 import { parseScript, PipeScriptError, type Script } from '../pipescript';
 import { ForbiddenError } from '../errors';
 import { decodeDatasetBody, type DecodedElement, type DecodedStreamQuery } from './decode';
 import { compileInterpolator, type Interpolator } from './interpolators';
-import { hasRange, openMerge, toStreamQuery } from './merge';
+import { PAUSED, hasRange, openMerge, toStreamQuery } from './merge';
 import type { StreamReader } from './types';
 
 /** How many datapoints before the start a column without a range of its own is read from (§3.3). */
@@ -48,8 +48,8 @@ interface Column {
 
 /** Yields row timestamps and, for X-datasets, the reference datapoint's data. */
 interface RowSource {
-  /** Advances; false at the end. */
-  advance(): boolean;
+  /** Advances; false at the end, PAUSE when the reference paused (ask again). */
+  advance(): boolean | typeof PAUSE;
   t: number;
   x: unknown;
 }
@@ -77,9 +77,10 @@ class ReferenceRows implements RowSource {
   t = 0;
   x: unknown = null;
   constructor(private readonly ref: Iterator<Datapoint>) {}
-  advance(): boolean {
+  advance(): boolean | typeof PAUSE {
     const r = this.ref.next();
     if (r.done) return false;
+    if (r.value === PAUSE) return PAUSE;
     this.t = r.value.t;
     this.x = r.value.d;
     return true;
@@ -92,6 +93,9 @@ class RowIterator implements IterableIterator<Datapoint> {
   private readonly order: { key: string; col: number }[];
   private readonly values: unknown[];
   private done = false;
+  /** Rows produced, and when this iterator last paused (with `pauses`). */
+  private n = 0;
+  private since = 0;
 
   constructor(
     private readonly rows: RowSource,
@@ -100,7 +104,13 @@ class RowIterator implements IterableIterator<Datapoint> {
     /** When set, rows with a null in a column whose allownil is false are skipped (§3.5). */
     private readonly dropNil: boolean,
     private readonly closeables: readonly Iterator<Datapoint>[],
+    /**
+     * Whether next() may return PAUSE: when the reference pauses, and every 256 rows once a
+     * slice is used up (rows a posttransform drops, a T-dataset's grid, cost time too).
+     */
+    private readonly pauses: boolean,
   ) {
+    if (pauses) this.since = performance.now();
     const keys = columns.map((c, i) => ({ key: c.name, col: i }));
     if (withX) keys.push({ key: 'x', col: -1 });
     this.order = keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -110,7 +120,16 @@ class RowIterator implements IterableIterator<Datapoint> {
   next(): IteratorResult<Datapoint> {
     const { rows, columns, values } = this;
     while (!this.done) {
-      if (!rows.advance()) {
+      if (this.pauses && (++this.n & 255) === 0 && performance.now() - this.since >= PAUSE_SLICE_MS) {
+        this.since = performance.now();
+        return PAUSED;
+      }
+      const a = rows.advance();
+      if (a === PAUSE) {
+        this.since = performance.now();
+        return PAUSED;
+      }
+      if (!a) {
         this.done = true;
         break;
       }
@@ -180,12 +199,15 @@ const EMPTY_ELEMENT: DecodedElement = {
  * `POST /api/v1/query/dataset`. Throws BadRequestError (400) for a body of the wrong shape and
  * ForbiddenError / the reader's CdbError (403) for validation failures, in the order of §3.2, all
  * before returning. The returned iterator is lazy; runtime errors (interpolator, column transform,
- * posttransform) throw from its `next()`.
+ * posttransform) throw from its `next()`. With `pauses` it may also yield PAUSE when the
+ * reference query pauses (StreamReader.query); columns are read without pauses.
  */
-export function runDataset(body: unknown, reader: StreamReader): IterableIterator<Datapoint> {
+export function runDataset(body: unknown, reader: StreamReader, pauses = false): IterableIterator<Datapoint> {
   const q = decodeDatasetBody(body);
 
   const post = q.posttransform === '' ? undefined : forbidParse(() => parseScript(q.posttransform));
+  // The rows pause only where whatever reads them hands the pause up to the caller.
+  const refPauses = pauses && (post === undefined || post.pausable);
 
   if (q.dataset === undefined || q.dataset.size === 0) throw new ForbiddenError(DatasetMessages.noDataset);
 
@@ -224,8 +246,8 @@ export function runDataset(body: unknown, reader: StreamReader): IterableIterato
       if (q.stream !== '' && q.merge.length > 0) throw new ForbiddenError(DatasetMessages.xBoth);
       const ref = forbidParse(() =>
         q.merge.length > 0
-          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq)))
-          : reader.query(toStreamQuery(q)),
+          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq), refPauses))
+          : reader.query(toStreamQuery(q), refPauses),
       );
       opened.push(ref);
       if (q.dataset.has('x')) throw new ForbiddenError(DatasetMessages.xColumn);
@@ -233,7 +255,7 @@ export function runDataset(body: unknown, reader: StreamReader): IterableIterato
     }
 
     // §3.5: without a posttransform nothing is dropped and allownil has no effect.
-    const it = new RowIterator(rows, columns, isX, post !== undefined, opened);
+    const it = new RowIterator(rows, columns, isX, post !== undefined, opened, refPauses);
     return post === undefined ? it : new PostIterator(post, it);
   } catch (e) {
     for (const it of opened) it.return?.();

@@ -110,7 +110,7 @@ export const registerData: Register = (app, { svc, api, config }) => {
         const into = svc.data.joinedInto(plan);
         return into ? sendJoinedBytes(reply, into) : sendRowChunks(reply, svc.data.rows(plan));
       }
-      return sendDatapoints(reply, svc.data.datapoints(plan));
+      return sendDatapoints(reply, svc.data.datapoints(plan, true));
     }),
   );
 

@@ -10,12 +10,12 @@ export const registerQuery: Register = (app, { svc, api }) => {
   app.post(
     '/api/v1/query/merge',
     { schema: schemas.merge },
-    api((req, reply, op) => sendDatapoints(reply, runMerge(requireBody(req), svc.data.reader(op)))),
+    api((req, reply, op) => sendDatapoints(reply, runMerge(requireBody(req), svc.data.reader(op), true))),
   );
   app.post(
     '/api/v1/query/dataset',
     { schema: schemas.dataset },
-    api((req, reply, op) => sendDatapoints(reply, runDataset(requireBody(req), svc.data.reader(op)))),
+    api((req, reply, op) => sendDatapoints(reply, runDataset(requireBody(req), svc.data.reader(op), true))),
   );
   // The same dataset as CSV: `time`, `t`, then one `d.<column>` per dataset column.
   app.post(

@@ -2,6 +2,7 @@ import { config } from '../config';
 import { ParseDetail, runtimeError } from '../errors';
 import { constValue } from '../plan';
 import { type Mapper, mapperFactory, seqRunner } from '../runtime';
+import { PAUSE } from '../datapoint';
 import * as V from '../values';
 import { type Datapoint, type Def, type In, type Kernel, type Plan, type Src, arg, atParse, checkNoPeek, kernel, pure } from './util';
 
@@ -62,6 +63,7 @@ class IfFast implements Src {
         cond.reset();
         return null;
       }
+      if (x === PAUSE) return x;
       const c = cond.f(x.t, x.d);
       if (c === true) return x;
       if (c === false) continue;
@@ -89,11 +91,20 @@ class IfStage implements Src {
 
 /** `if last`, the tail of every script interpolator: only the final datapoint passes. */
 class IfLastStage implements Src {
+  /** The latest datapoint of the sequence so far: kept across a pause. */
+  private last: Datapoint | null = null;
   constructor(private readonly src: Src) {}
   next(): Datapoint | null {
     const src = this.src;
-    let last: Datapoint | null = null;
-    for (let x = src.next(); x !== null; x = src.next()) last = x;
+    let last = this.last;
+    for (let x = src.next(); x !== null; x = src.next()) {
+      if (x === PAUSE) {
+        this.last = last;
+        return x;
+      }
+      last = x;
+    }
+    this.last = null;
     // The input has passed the end marker, so the following call reports the end.
     return last;
   }
@@ -295,6 +306,7 @@ export const coreTransforms: Def[] = [
           make: (inp) => new IfLastStage({ next: () => (inp.next() ? inp.dp : null) }),
           fast: (src) => new IfLastStage(src),
           ifLast: true,
+          pausable: true,
         };
       }
       return {
@@ -302,6 +314,7 @@ export const coreTransforms: Def[] = [
         fed: [cond],
         make: (inp) => new IfStage(inp),
         fast: cond.mappable ? (src) => new IfFast(src, mapperFactory(cond)()) : undefined,
+        pausable: true,
       };
     },
   },
