@@ -10,7 +10,7 @@ import { type TestApp, createUser, keyAuth, makeApp, onPostgres } from '../helpe
 // Nothing is timed: only the order in which the two finish is compared.
 
 /** Big enough that each long request below runs for a good while on a loaded 2-core machine. */
-const N = onPostgres ? 300_000 : 1_000_000;
+const N = onPostgres ? 600_000 : 1_000_000;
 const BATCH = 10_000;
 
 let t: TestApp;
