@@ -96,6 +96,8 @@ class RowIterator implements IterableIterator<Datapoint> {
   /** Rows produced, and when this iterator last paused (with `pauses`). */
   private n = 0;
   private since = 0;
+  /** The column the current row is at (a column's input paused), or -1 between rows. */
+  private col = -1;
 
   constructor(
     private readonly rows: RowSource,
@@ -120,34 +122,48 @@ class RowIterator implements IterableIterator<Datapoint> {
   next(): IteratorResult<Datapoint> {
     const { rows, columns, values } = this;
     while (!this.done) {
-      if (this.pauses && (++this.n & 255) === 0 && performance.now() - this.since >= PAUSE_SLICE_MS) {
-        this.since = performance.now();
-        return PAUSED;
-      }
-      const a = rows.advance();
-      if (a === PAUSE) {
-        this.since = performance.now();
-        return PAUSED;
-      }
-      if (!a) {
-        this.done = true;
-        break;
+      if (this.col < 0) {
+        if (this.pauses && (++this.n & 255) === 0 && performance.now() - this.since >= PAUSE_SLICE_MS) {
+          this.since = performance.now();
+          return PAUSED;
+        }
+        const a = rows.advance();
+        if (a === PAUSE) {
+          this.since = performance.now();
+          return PAUSED;
+        }
+        if (!a) {
+          this.done = true;
+          break;
+        }
+        this.col = 0;
       }
       const t = rows.t;
-      let drop = false;
-      for (let i = 0; i < columns.length; i++) {
+      for (let i = this.col; i < columns.length; i++) {
         const dp = columns[i].interpolator.interpolate(t);
-        const v = dp === null ? null : dp.d;
-        values[i] = v;
-        if (v === null && !columns[i].allownil) drop = true;
+        if (dp === PAUSE) {
+          // The row is finished on the next call, from this column on.
+          this.col = i;
+          this.since = performance.now();
+          return PAUSED;
+        }
+        values[i] = dp === null ? null : dp.d;
       }
+      this.col = -1;
       // Every interpolator is still called for a dropped row, so their state moves on as in the original.
-      if (drop && this.dropNil) continue;
+      if (this.dropNil && this.hasNil()) continue;
       const d: Record<string, unknown> = {};
       for (const { key, col } of this.order) d[key] = col < 0 ? rows.x : values[col];
       return { done: false, value: { t, d } };
     }
     return { done: true, value: undefined };
+  }
+
+  /** A column without allownil is null in the current row. */
+  private hasNil(): boolean {
+    const { columns, values } = this;
+    for (let i = 0; i < columns.length; i++) if (values[i] === null && !columns[i].allownil) return true;
+    return false;
   }
 
   return(): IteratorResult<Datapoint> {
@@ -200,14 +216,15 @@ const EMPTY_ELEMENT: DecodedElement = {
  * ForbiddenError / the reader's CdbError (403) for validation failures, in the order of §3.2, all
  * before returning. The returned iterator is lazy; runtime errors (interpolator, column transform,
  * posttransform) throw from its `next()`. With `pauses` it may also yield PAUSE when the
- * reference query pauses (StreamReader.query); columns are read without pauses.
+ * reference or a column query pauses (StreamReader.query), and every so often between rows.
  */
 export function runDataset(body: unknown, reader: StreamReader, pauses = false): IterableIterator<Datapoint> {
   const q = decodeDatasetBody(body);
 
   const post = q.posttransform === '' ? undefined : forbidParse(() => parseScript(q.posttransform));
-  // The rows pause only where whatever reads them hands the pause up to the caller.
-  const refPauses = pauses && (post === undefined || post.pausable);
+  // The rows pause (with the reference's and the columns' queries) only where whatever reads them
+  // hands the pause up to the caller.
+  const rowPauses = pauses && (post === undefined || post.pausable);
 
   if (q.dataset === undefined || q.dataset.size === 0) throw new ForbiddenError(DatasetMessages.noDataset);
 
@@ -216,8 +233,8 @@ export function runDataset(body: unknown, reader: StreamReader, pauses = false):
   const tstart = q.t1;
   const openColumnQuery = (sq: DecodedStreamQuery): Iterator<Datapoint> =>
     hasRange(sq)
-      ? reader.query(toStreamQuery(sq))
-      : reader.queryFrom(sq.stream, sq.transform === '' ? undefined : sq.transform, tstart, BACKTRACK);
+      ? reader.query(toStreamQuery(sq), rowPauses)
+      : reader.queryFrom(sq.stream, sq.transform === '' ? undefined : sq.transform, tstart, BACKTRACK, rowPauses);
 
   const opened: Iterator<Datapoint>[] = [];
   try {
@@ -246,8 +263,8 @@ export function runDataset(body: unknown, reader: StreamReader, pauses = false):
       if (q.stream !== '' && q.merge.length > 0) throw new ForbiddenError(DatasetMessages.xBoth);
       const ref = forbidParse(() =>
         q.merge.length > 0
-          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq), refPauses))
-          : reader.query(toStreamQuery(q), refPauses),
+          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq), rowPauses))
+          : reader.query(toStreamQuery(q), rowPauses),
       );
       opened.push(ref);
       if (q.dataset.has('x')) throw new ForbiddenError(DatasetMessages.xColumn);
@@ -255,7 +272,7 @@ export function runDataset(body: unknown, reader: StreamReader, pauses = false):
     }
 
     // §3.5: without a posttransform nothing is dropped and allownil has no effect.
-    const it = new RowIterator(rows, columns, isX, post !== undefined, opened, refPauses);
+    const it = new RowIterator(rows, columns, isX, post !== undefined, opened, rowPauses);
     return post === undefined ? it : new PostIterator(post, it);
   } catch (e) {
     for (const it of opened) it.return?.();

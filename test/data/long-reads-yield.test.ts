@@ -137,6 +137,18 @@ describe('a long read that outputs nothing for a long while does not hold up oth
     expect(a.text).toBe('[]');
   });
 
+  it('answers meta/version while a T-dataset column whose transform drops everything is read, and the dataset answers its rows of nulls', async () => {
+    const long = await startLong(
+      post('/api/v1/query/dataset', { t1: 1, t2: 101, dt: 1, dataset: { a: { stream: 'lena/user/big', i1: 0, i2: N, transform: 'if $ > 1000', interpolator: 'closest' } } }),
+    );
+    const r = await ping();
+    expect(r.status).toBe(200);
+    expect(long.done()).toBe(false);
+    const a = await long.answer;
+    expect(a.status).toBe(200);
+    expect(a.text).toBe(JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ t: 1 + i, d: { a: null } }))));
+  });
+
   it('answers meta/version while a T-dataset whose posttransform drops every row runs, and the dataset answers []', async () => {
     const long = await startLong(
       post('/api/v1/query/dataset', { t1: 1, t2: N, dt: 1, dataset: { a: { stream: 'lena/user/big', interpolator: 'closest' } }, posttransform: 'if $("a") > 1000' }),
