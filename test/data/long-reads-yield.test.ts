@@ -115,6 +115,18 @@ describe('a long read that outputs nothing for a long while does not hold up oth
     expect(len.text).toBe(String(N + extra.length));
   });
 
+  it('answers meta/version while a CSV download whose transform drops everything runs, and the CSV is the header alone, as for a stream whose transform drops its few datapoints', async () => {
+    const q = `i1=0&i2=${N}&transform=${encodeURIComponent('if $ > 1000')}`;
+    const long = await startLong(() => t.http.get(`${BIG}/data.csv?${q}`).set('Authorization', AUTH()));
+    const r = await ping();
+    expect(r.status).toBe(200);
+    expect(long.done()).toBe(false);
+    const a = await long.answer;
+    expect(a.status).toBe(200);
+    const empty = await t.http.get(`${OTHER}/data.csv?i1=0&i2=0&transform=${encodeURIComponent('if $ > 1000')}`).set('Authorization', AUTH());
+    expect(a.text).toBe(empty.text);
+  });
+
   it('answers meta/version while a merge whose big element drops everything runs, and the merge answers the small element', async () => {
     const long = await startLong(post('/api/v1/query/merge', [{ stream: 'lena/user/big', i1: 0, i2: N, transform: 'if $ > 1000' }, { stream: 'lena/user/small' }]));
     const r = await ping();
