@@ -58,7 +58,11 @@ export type Impl =
       fast?: (src: Src) => Src;
       /** This is `if last` (only the final datapoint passes): lets `sum | if last` and the like reduce typed arrays (reduce.ts). */
       ifLast?: true;
-      /** The `fast` stage hands a PAUSE from its input on and continues after it (passesPauses). */
+      /**
+       * The stage built when every fed argument is a Mapper (`fast` if there is one, else `make`,
+       * over an In without a Tee) hands a PAUSE from its input on and continues after it
+       * (passesPauses).
+       */
       pausable?: true;
     };
 
@@ -380,6 +384,9 @@ export interface Entry {
   ts: number[];
 }
 
+/** What In.peek answers when its input paused before the entry asked for (see In.paused). */
+export const PAUSED_ENTRY: Entry = Object.freeze({ dp: PAUSE, v: [], ts: [] });
+
 /**
  * The input of a stage together with its argument values (spec §4.2): every argument is moved forward
  * by exactly one datapoint per input datapoint, in sequence order, including peeked ones.
@@ -398,6 +405,12 @@ export class In implements ArgBox {
   private q: Entry[] = [];
   private qh = 0;
   private srcDone = false;
+  /**
+   * Set when the last next() answered false, or peek() PAUSED_ENTRY, because the input paused
+   * rather than ended: the stage hands PAUSE on and calls the same method again later. Only an
+   * In without a Tee (every argument a Mapper) is ever fed pauses (passesPauses).
+   */
+  paused = false;
 
   constructor(src: Src, fed: Plan[]) {
     this.n = fed.length;
@@ -448,6 +461,11 @@ export class In implements ArgBox {
     if (this.srcDone) return this.finish();
     const dp = this.main.next();
     if (dp === null) return this.finish();
+    if (dp === PAUSE) {
+      this.paused = true;
+      return false;
+    }
+    this.paused = false;
     this.dp = dp;
     this.t = dp.t;
     this.d = dp.d;
@@ -464,6 +482,10 @@ export class In implements ArgBox {
         this.srcDone = true;
         return null;
       }
+      if (dp === PAUSE) {
+        this.paused = true;
+        return PAUSED_ENTRY;
+      }
       const e: Entry = { dp, v: new Array<unknown>(this.n), ts: new Array<number>(this.n) };
       if (this.n > 0) this.evalArgs(dp, e.v, e.ts);
       this.q.push(e);
@@ -472,6 +494,7 @@ export class In implements ArgBox {
   }
 
   private finish(): false {
+    this.paused = false;
     this.srcDone = false;
     this.q = [];
     this.qh = 0;
@@ -489,10 +512,10 @@ export class In implements ArgBox {
 }
 
 /**
- * Whether the stages stageFactory builds for `plan` all hand PAUSE on (one-to-one stages, `if`
- * with a plain condition, `if last`), so a source may pause in the middle of a sequence. Other
- * stages (look-ahead, aggregating loops, arguments read through a Tee) hold state in locals while
- * they pull: their pipelines are fed without pauses.
+ * Whether the stages stageFactory builds for `plan` all hand PAUSE on (one-to-one stages, and
+ * stages marked `pausable` whose arguments are all Mappers), so a source may pause in the middle
+ * of a sequence. A stage with an argument read through a Tee (`if next > 3`, `$ + next`) is fed
+ * without pauses: the Tee and the argument's own stages would have to stop half-way.
  */
 export function passesPauses(plan: Plan): boolean {
   if (plan.mappable) return true;
@@ -504,7 +527,7 @@ export function passesPauses(plan: Plan): boolean {
       return n.stages.every(passesPauses);
     case 'call':
       if (n.identity) return true;
-      return n.impl.kind === 'stage' && n.impl.pausable === true && n.impl.fast !== undefined && n.impl.fed.every((p) => p.mappable);
+      return n.impl.kind === 'stage' && n.impl.pausable === true && n.impl.fed.every((p) => p.mappable);
   }
 }
 

@@ -101,6 +101,17 @@ describe('a long read that outputs nothing for a long while does not hold up oth
     expect(a.text).toBe(expected(script, bigPoints()));
   });
 
+  it('answers meta/version while a map that splits the stream into two counts runs, and the map answers what the library computes', async () => {
+    const script = 'map($ > 50, count)';
+    const long = await startLong(getData(BIG, `i1=0&i2=${N}&transform=${encodeURIComponent(script)}`));
+    const r = await ping();
+    expect(r.status).toBe(200);
+    expect(long.done()).toBe(false);
+    const a = await long.answer;
+    expect(a.status).toBe(200);
+    expect(a.text).toBe(expected(script, bigPoints()));
+  });
+
   it('reads the range it planned exactly while the same stream is written during its pauses', async () => {
     const script = 'if $ >= 98 | count | if last';
     const long = await startLong(getData(BIG, `i1=0&i2=${N}&transform=${encodeURIComponent(script)}`));

@@ -89,7 +89,7 @@ describe('merges and datasets over queries that pause', () => {
   });
 
   it('an X-dataset whose posttransform cannot pass pauses reads its reference without them', () => {
-    const body = { stream: 'u/d/s1', dataset: { a: { stream: 'u/d/s2', interpolator: 'closest' } }, posttransform: 'next' };
+    const body = { stream: 'u/d/s1', dataset: { a: { stream: 'u/d/s2', interpolator: 'closest' } }, posttransform: 'if next == next' };
     const r = new PausingReader();
     const paused = drain(runDataset(body, r, true));
     expect(r.asked).toEqual([false, false]);
