@@ -89,11 +89,14 @@ async function main() {
       ['transform that drops everything (if $ > 1000)', 'GET', `/api/v1/crud/bench/user/big/data?i1=0&i2=0&transform=${encodeURIComponent('if $ > 1000')}`, undefined],
       ['filtered reduction (if $ >= 99 | sum | if last)', 'GET', `/api/v1/crud/bench/user/big/data?i1=0&i2=0&transform=${encodeURIComponent('if $ >= 99 | sum | if last')}`, undefined],
       ['reduction from typed arrays (sum | if last)', 'GET', `/api/v1/crud/bench/user/big/data?i1=0&i2=0&transform=${encodeURIComponent('sum | if last')}`, undefined],
+      ['map into two counts (map($ > 50, count))', 'GET', `/api/v1/crud/bench/user/big/data?i1=0&i2=0&transform=${encodeURIComponent('map($ > 50, count)')}`, undefined],
+      ['CSV download, transform drops everything', 'GET', `/api/v1/crud/bench/user/big/data.csv?i1=0&i2=0&transform=${encodeURIComponent('if $ > 1000')}`, undefined],
       ['merge whose transform drops everything', 'POST', '/api/v1/query/merge', [{ stream: big, transform: 'if $ > 1000' }]],
       ['X-dataset whose reference drops everything', 'POST', '/api/v1/query/dataset', { stream: big, transform: 'if $ > 1000', dataset: { a: { stream: big, interpolator: 'closest' } } }],
+      ['T-dataset, a column\'s transform drops everything', 'POST', '/api/v1/query/dataset', { t1: 1, t2: 101, dt: 1, dataset: { a: { stream: big, transform: 'if $ > 1000', interpolator: 'closest' } } }],
       [`T-dataset of ${fmt(BIG)} rows, posttransform drops all`, 'POST', '/api/v1/query/dataset', { t1: 1, t2: 1 + BIG, dt: 1, dataset: { a: { stream: big, interpolator: 'closest' } }, posttransform: 'if $("a") > 1000' }],
     ];
-    for (const [label, method, route, body] of quiet) results.push(await heavy(s, label, method, route, body, rowsOf(label)));
+    for (const [label, method, route, body] of quiet) results.push(await heavy(s, label, method, route, body, route.includes('.csv') ? statusOf : rowsOf(label)));
     if (process.env.BENCH_STALL_ONLY === 'quiet') {
       worstAll = Math.max(...results);
       console.log(`stall    worst meta/version latency beside a read that outputs nothing: ${fmt(worstAll)} ms (goal ${GOAL_MS} ms)`);
