@@ -172,17 +172,19 @@ export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSin
  * other request up.
  */
 export async function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJSON: (dp: Datapoint) => string = stripO): Promise<FastifyReply> {
-  // A client gone while nothing was written yet: the rest of the work is for nobody.
+  // A client gone while nothing was written yet: the rest of the work is for nobody, so the read
+  // is closed and the (unread) answer ended at once.
   const gone = () => reply.raw.destroyed || reply.raw.socket?.destroyed === true;
+  const abandon = () => {
+    it.return?.();
+    return sendEmpty(reply);
+  };
   let buf: string;
   try {
     let first = it.next();
     while (!first.done && first.value === PAUSE) {
       await nextTurn();
-      if (gone()) {
-        it.return?.();
-        return sendEmpty(reply);
-      }
+      if (gone()) return abandon();
       first = it.next();
     }
     if (first.done) return sendEmpty(reply);
@@ -202,6 +204,7 @@ export async function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint
       if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
       if (r.value === PAUSE) {
         await nextTurn();
+        if (gone()) return abandon();
         continue;
       }
       buf += ',' + toJSON(r.value);

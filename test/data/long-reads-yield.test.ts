@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Datapoint, datapointToJSON, parseScript } from '../../src/pipescript';
 import { type TestApp, createUser, keyAuth, makeApp, onPostgres } from '../helpers';
@@ -182,5 +184,23 @@ describe('a long read that outputs nothing for a long while does not hold up oth
     const a = await long.answer;
     expect(a.status).toBe(200);
     expect(a.text).toBe('[]');
+  });
+
+  it('stops reading once the client of a long read that output nothing yet went away, and keeps serving others', async () => {
+    const counters = t.services.core.counters;
+    const before = counters.datapointsRead;
+    const { port } = t.app.server.address() as AddressInfo;
+    const req = http.get({ host: '127.0.0.1', port, path: `${BIG}/data?i1=0&i2=${N}&transform=${encodeURIComponent('if $ > 1000')}`, headers: { Authorization: AUTH() } });
+    req.on('error', () => {});
+    while (counters.datapointsRead === before) await new Promise((r) => setTimeout(r, 1));
+    req.destroy();
+    // Long enough for the whole read to finish had it gone on; the server notices at its next pause.
+    let last = -1;
+    while (counters.datapointsRead !== last) {
+      last = counters.datapointsRead;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(counters.datapointsRead - before).toBeLessThan(N);
+    expect((await ping()).status).toBe(200);
   });
 });
