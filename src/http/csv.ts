@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { Datapoint } from '../pipescript/datapoint';
+import { type Datapoint, PAUSE } from '../pipescript/datapoint';
 import { BadRequestError, CdbError, PayloadTooLargeError } from '../errors';
 import { PipeScriptError } from '../pipescript';
 import { API_HEADERS, sendError } from './errors';
@@ -13,6 +13,7 @@ import { API_HEADERS, sendError } from './errors';
  */
 
 const FLUSH_AT = 64 * 1024;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const CSV_TYPE = 'text/csv; charset=utf-8';
 
 /** Datapoints whose values are scanned for object fields before the header is written. */
@@ -87,14 +88,21 @@ export function sendCsv(reply: FastifyReply, cols: CsvColumns, head: Datapoint[]
   for (const dp of head) buf += row(cols, dp);
   reply.headers(API_HEADERS).type(CSV_TYPE).header('content-disposition', `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`);
   const log = reply.log;
-  function* body(): Generator<string> {
+  // A turn after every write and on every PAUSE (a read that found nothing to write for a while):
+  // see nextTurn in stream.ts for why backpressure alone does not let other clients in.
+  async function* body(): AsyncGenerator<string> {
     let out = buf;
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
+        if (r.value === PAUSE) {
+          await nextTurn();
+          continue;
+        }
         out += row(cols, r.value);
         if (out.length >= FLUSH_AT) {
           yield out;
           out = '';
+          await nextTurn();
         }
       }
     } catch (e) {
@@ -112,18 +120,23 @@ export function sendCsv(reply: FastifyReply, cols: CsvColumns, head: Datapoint[]
 export async function scanColumns(cols: CsvColumns, seen: Set<string>, it: Iterator<Datapoint>): Promise<void> {
   let k = 0;
   for (let r = it.next(); !r.done; r = it.next()) {
+    if (r.value === PAUSE) {
+      await nextTurn();
+      continue;
+    }
     addColumns(cols, seen, r.value.d);
     if (++k % CSV_SAMPLE === 0) await new Promise((res) => setImmediate(res));
   }
 }
 
-/** Pulls up to n datapoints; errors on the first pull become the route's error answer. */
-export function pull(it: Iterator<Datapoint>, n: number): Datapoint[] {
+/** Pulls up to n datapoints, with a turn on every PAUSE; errors on the first pull become the route's error answer. */
+export async function pull(it: Iterator<Datapoint>, n: number): Promise<Datapoint[]> {
   const out: Datapoint[] = [];
-  for (let i = 0; i < n; i++) {
+  while (out.length < n) {
     const r = it.next();
     if (r.done) break;
-    out.push(r.value);
+    if (r.value === PAUSE) await nextTurn();
+    else out.push(r.value);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { datapointToJSON, type Datapoint } from '../pipescript';
+import { PAUSE } from '../pipescript/datapoint';
 import { API_HEADERS, sendError } from './errors';
 import { CdbError } from '../errors';
 import { PipeScriptError } from '../pipescript';
@@ -165,12 +166,27 @@ export async function sendJoinedBytes(reply: FastifyReply, start: (sink: ByteSin
 /**
  * Writes datapoints produced lazily (transforms, merges, datasets). A failure on the first
  * datapoint is a 500 error body; a later failure ends the body where it stands, unclosed, as the
- * original did (pipescript §10.2) — clients already see invalid JSON there.
+ * original did (pipescript §10.2) — clients already see invalid JSON there. A PAUSE from the
+ * iterator (a read asked to pause, pipescript/datapoint.ts) gives the event loop a turn, before
+ * the first datapoint as after it: a transform that outputs nothing for a long while holds no
+ * other request up.
  */
-export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJSON: (dp: Datapoint) => string = stripO): FastifyReply {
+export async function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJSON: (dp: Datapoint) => string = stripO): Promise<FastifyReply> {
+  // A client gone while nothing was written yet: the rest of the work is for nobody, so the read
+  // is closed and the (unread) answer ended at once.
+  const gone = () => reply.raw.destroyed || reply.raw.socket?.destroyed === true;
+  const abandon = () => {
+    it.return?.();
+    return sendEmpty(reply);
+  };
   let buf: string;
   try {
-    const first = it.next();
+    let first = it.next();
+    while (!first.done && first.value === PAUSE) {
+      await nextTurn();
+      if (gone()) return abandon();
+      first = it.next();
+    }
     if (first.done) return sendEmpty(reply);
     buf = '[' + toJSON(first.value);
   } catch (e) {
@@ -186,6 +202,11 @@ export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJ
   try {
     for (let r = it.next(); ; r = it.next()) {
       if (r.done) return reply.headers(API_HEADERS).type(JSON_TYPE).send(buf + ']');
+      if (r.value === PAUSE) {
+        await nextTurn();
+        if (gone()) return abandon();
+        continue;
+      }
       buf += ',' + toJSON(r.value);
       if (buf.length >= FLUSH_AT || ((++n & 255) === 0 && performance.now() - t0 > SLICE_MS)) break;
     }
@@ -201,6 +222,16 @@ export function sendDatapoints(reply: FastifyReply, it: Iterator<Datapoint>, toJ
     n = 0;
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
+        if (r.value === PAUSE) {
+          await nextTurn();
+          // A client that went away while nothing was written is noticed here, not at a write.
+          if (gone()) {
+            it.return?.();
+            return;
+          }
+          since = performance.now();
+          continue;
+        }
         out += ',' + toJSON(r.value);
         if (out.length >= FLUSH_AT || ((++n & 255) === 0 && performance.now() - since > SLICE_MS)) {
           if (out !== '') yield out;

@@ -6,9 +6,11 @@
  *    arguments need look-ahead. Arguments that are not Mappers read the stage input through a Tee.
  *
  * A Src returns null as the end marker; after that the next call starts the next sequence, and every
- * stateful part has been reset on the way (spec §4.4).
+ * stateful part has been reset on the way (spec §4.4). In a pipeline that passes pauses
+ * (passesPauses), a Src may also return PAUSE (datapoint.ts): its input had nothing yet; calling
+ * it again continues where it stood.
  */
-import type { Datapoint } from './datapoint';
+import { type Datapoint, PAUSE } from './datapoint';
 
 export interface Src {
   next(): Datapoint | null;
@@ -56,6 +58,12 @@ export type Impl =
       fast?: (src: Src) => Src;
       /** This is `if last` (only the final datapoint passes): lets `sum | if last` and the like reduce typed arrays (reduce.ts). */
       ifLast?: true;
+      /**
+       * The stage built when every fed argument is a Mapper (`fast` if there is one, else `make`,
+       * over an In without a Tee) hands a PAUSE from its input on and continues after it
+       * (passesPauses).
+       */
+      pausable?: true;
     };
 
 export type PlanNode =
@@ -273,6 +281,7 @@ class MapperStage implements Src {
       m.reset();
       return null;
     }
+    if (x === PAUSE) return x;
     const t = x.t;
     const d = m.f(t, x.d);
     return { t: m.mt ? m.ot : t, d };
@@ -291,6 +300,7 @@ class Kernel0Stage implements Src {
       k.reset();
       return null;
     }
+    if (x === PAUSE) return x;
     const t = x.t;
     const d = k.step(t, x.d, EMPTY_BOX);
     return { t: k.mt ? k.ot : t, d };
@@ -374,6 +384,9 @@ export interface Entry {
   ts: number[];
 }
 
+/** What In.peek answers when its input paused before the entry asked for (see In.paused). */
+export const PAUSED_ENTRY: Entry = Object.freeze({ dp: PAUSE, v: [], ts: [] });
+
 /**
  * The input of a stage together with its argument values (spec §4.2): every argument is moved forward
  * by exactly one datapoint per input datapoint, in sequence order, including peeked ones.
@@ -392,6 +405,12 @@ export class In implements ArgBox {
   private q: Entry[] = [];
   private qh = 0;
   private srcDone = false;
+  /**
+   * Set when the last next() answered false, or peek() PAUSED_ENTRY, because the input paused
+   * rather than ended: the stage hands PAUSE on and calls the same method again later. Only an
+   * In without a Tee (every argument a Mapper) is ever fed pauses (passesPauses).
+   */
+  paused = false;
 
   constructor(src: Src, fed: Plan[]) {
     this.n = fed.length;
@@ -442,6 +461,11 @@ export class In implements ArgBox {
     if (this.srcDone) return this.finish();
     const dp = this.main.next();
     if (dp === null) return this.finish();
+    if (dp === PAUSE) {
+      this.paused = true;
+      return false;
+    }
+    this.paused = false;
     this.dp = dp;
     this.t = dp.t;
     this.d = dp.d;
@@ -458,6 +482,10 @@ export class In implements ArgBox {
         this.srcDone = true;
         return null;
       }
+      if (dp === PAUSE) {
+        this.paused = true;
+        return PAUSED_ENTRY;
+      }
       const e: Entry = { dp, v: new Array<unknown>(this.n), ts: new Array<number>(this.n) };
       if (this.n > 0) this.evalArgs(dp, e.v, e.ts);
       this.q.push(e);
@@ -466,6 +494,7 @@ export class In implements ArgBox {
   }
 
   private finish(): false {
+    this.paused = false;
     this.srcDone = false;
     this.q = [];
     this.qh = 0;
@@ -479,6 +508,26 @@ export class In implements ArgBox {
     }
     if (this.tee) this.tee.resetSequence();
     return false;
+  }
+}
+
+/**
+ * Whether the stages stageFactory builds for `plan` all hand PAUSE on (one-to-one stages, and
+ * stages marked `pausable` whose arguments are all Mappers), so a source may pause in the middle
+ * of a sequence. A stage with an argument read through a Tee (`if next > 3`, `$ + next`) is fed
+ * without pauses: the Tee and the argument's own stages would have to stop half-way.
+ */
+export function passesPauses(plan: Plan): boolean {
+  if (plan.mappable) return true;
+  const n = plan.node;
+  switch (n.k) {
+    case 'const':
+      return false;
+    case 'pipe':
+      return n.stages.every(passesPauses);
+    case 'call':
+      if (n.identity) return true;
+      return n.impl.kind === 'stage' && n.impl.pausable === true && n.impl.fed.every((p) => p.mappable);
   }
 }
 

@@ -2,7 +2,7 @@ import type { Datapoint } from './datapoint';
 import { PipeScriptError } from './errors';
 import { parsePlan } from './parser';
 import { type ReductionKind, Reducer, reductionOf } from './reduce';
-import { ArraySrc, IterSrc, type Plan, type Src, arrayRunner, stageFactory } from './runtime';
+import { ArraySrc, IterSrc, type Plan, type Src, arrayRunner, passesPauses, stageFactory } from './runtime';
 
 export interface Script {
   readonly source: string;
@@ -15,6 +15,11 @@ export interface Script {
    * otherwise null.
    */
   reducer(): Reducer | null;
+  /**
+   * True when `run` hands a PAUSE (datapoint.ts) from its input on as an output and continues
+   * after it; only such a script may be fed an input that pauses.
+   */
+  readonly pausable: boolean;
 }
 
 export interface ScriptInstance {
@@ -69,6 +74,7 @@ class CompiledScript implements Script {
   private readonly build: (src: Src) => Src;
   private readonly whole: ((input: readonly Datapoint[]) => Datapoint[]) | null;
   private readonly reduction: ReductionKind | null;
+  readonly pausable: boolean;
   constructor(
     readonly source: string,
     plan: Plan,
@@ -76,6 +82,7 @@ class CompiledScript implements Script {
     this.build = stageFactory(plan);
     this.whole = arrayRunner(plan);
     this.reduction = reductionOf(plan);
+    this.pausable = passesPauses(plan);
   }
   reducer(): Reducer | null {
     return this.reduction === null ? null : new Reducer(this.reduction);

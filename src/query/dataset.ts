@@ -4,12 +4,12 @@
  * produced one at a time as the caller pulls, each interpolator pulling its column forward, so
  * memory stays flat however many rows the query spans.
  */
-import type { Datapoint } from '../pipescript/datapoint';
+import { type Datapoint, PAUSE, PAUSE_SLICE_MS } from '../pipescript/datapoint';
 import { parseScript, PipeScriptError, type Script } from '../pipescript';
 import { ForbiddenError } from '../errors';
 import { decodeDatasetBody, type DecodedElement, type DecodedStreamQuery } from './decode';
 import { compileInterpolator, type Interpolator } from './interpolators';
-import { hasRange, openMerge, toStreamQuery } from './merge';
+import { PAUSED, hasRange, openMerge, toStreamQuery } from './merge';
 import type { StreamReader } from './types';
 
 /** How many datapoints before the start a column without a range of its own is read from (§3.3). */
@@ -48,8 +48,8 @@ interface Column {
 
 /** Yields row timestamps and, for X-datasets, the reference datapoint's data. */
 interface RowSource {
-  /** Advances; false at the end. */
-  advance(): boolean;
+  /** Advances; false at the end, PAUSE when the reference paused (ask again). */
+  advance(): boolean | typeof PAUSE;
   t: number;
   x: unknown;
 }
@@ -77,9 +77,10 @@ class ReferenceRows implements RowSource {
   t = 0;
   x: unknown = null;
   constructor(private readonly ref: Iterator<Datapoint>) {}
-  advance(): boolean {
+  advance(): boolean | typeof PAUSE {
     const r = this.ref.next();
     if (r.done) return false;
+    if (r.value === PAUSE) return PAUSE;
     this.t = r.value.t;
     this.x = r.value.d;
     return true;
@@ -92,6 +93,11 @@ class RowIterator implements IterableIterator<Datapoint> {
   private readonly order: { key: string; col: number }[];
   private readonly values: unknown[];
   private done = false;
+  /** Rows produced, and when this iterator last paused (with `pauses`). */
+  private n = 0;
+  private since = 0;
+  /** The column the current row is at (a column's input paused), or -1 between rows. */
+  private col = -1;
 
   constructor(
     private readonly rows: RowSource,
@@ -100,7 +106,13 @@ class RowIterator implements IterableIterator<Datapoint> {
     /** When set, rows with a null in a column whose allownil is false are skipped (§3.5). */
     private readonly dropNil: boolean,
     private readonly closeables: readonly Iterator<Datapoint>[],
+    /**
+     * Whether next() may return PAUSE: when the reference pauses, and every 256 rows once a
+     * slice is used up (rows a posttransform drops, a T-dataset's grid, cost time too).
+     */
+    private readonly pauses: boolean,
   ) {
+    if (pauses) this.since = performance.now();
     const keys = columns.map((c, i) => ({ key: c.name, col: i }));
     if (withX) keys.push({ key: 'x', col: -1 });
     this.order = keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -110,25 +122,48 @@ class RowIterator implements IterableIterator<Datapoint> {
   next(): IteratorResult<Datapoint> {
     const { rows, columns, values } = this;
     while (!this.done) {
-      if (!rows.advance()) {
-        this.done = true;
-        break;
+      if (this.col < 0) {
+        if (this.pauses && (++this.n & 255) === 0 && performance.now() - this.since >= PAUSE_SLICE_MS) {
+          this.since = performance.now();
+          return PAUSED;
+        }
+        const a = rows.advance();
+        if (a === PAUSE) {
+          this.since = performance.now();
+          return PAUSED;
+        }
+        if (!a) {
+          this.done = true;
+          break;
+        }
+        this.col = 0;
       }
       const t = rows.t;
-      let drop = false;
-      for (let i = 0; i < columns.length; i++) {
+      for (let i = this.col; i < columns.length; i++) {
         const dp = columns[i].interpolator.interpolate(t);
-        const v = dp === null ? null : dp.d;
-        values[i] = v;
-        if (v === null && !columns[i].allownil) drop = true;
+        if (dp === PAUSE) {
+          // The row is finished on the next call, from this column on.
+          this.col = i;
+          this.since = performance.now();
+          return PAUSED;
+        }
+        values[i] = dp === null ? null : dp.d;
       }
+      this.col = -1;
       // Every interpolator is still called for a dropped row, so their state moves on as in the original.
-      if (drop && this.dropNil) continue;
+      if (this.dropNil && this.hasNil()) continue;
       const d: Record<string, unknown> = {};
       for (const { key, col } of this.order) d[key] = col < 0 ? rows.x : values[col];
       return { done: false, value: { t, d } };
     }
     return { done: true, value: undefined };
+  }
+
+  /** A column without allownil is null in the current row. */
+  private hasNil(): boolean {
+    const { columns, values } = this;
+    for (let i = 0; i < columns.length; i++) if (values[i] === null && !columns[i].allownil) return true;
+    return false;
   }
 
   return(): IteratorResult<Datapoint> {
@@ -180,12 +215,16 @@ const EMPTY_ELEMENT: DecodedElement = {
  * `POST /api/v1/query/dataset`. Throws BadRequestError (400) for a body of the wrong shape and
  * ForbiddenError / the reader's CdbError (403) for validation failures, in the order of §3.2, all
  * before returning. The returned iterator is lazy; runtime errors (interpolator, column transform,
- * posttransform) throw from its `next()`.
+ * posttransform) throw from its `next()`. With `pauses` it may also yield PAUSE when the
+ * reference or a column query pauses (StreamReader.query), and every so often between rows.
  */
-export function runDataset(body: unknown, reader: StreamReader): IterableIterator<Datapoint> {
+export function runDataset(body: unknown, reader: StreamReader, pauses = false): IterableIterator<Datapoint> {
   const q = decodeDatasetBody(body);
 
   const post = q.posttransform === '' ? undefined : forbidParse(() => parseScript(q.posttransform));
+  // The rows pause (with the reference's and the columns' queries) only where whatever reads them
+  // hands the pause up to the caller.
+  const rowPauses = pauses && (post === undefined || post.pausable);
 
   if (q.dataset === undefined || q.dataset.size === 0) throw new ForbiddenError(DatasetMessages.noDataset);
 
@@ -194,8 +233,8 @@ export function runDataset(body: unknown, reader: StreamReader): IterableIterato
   const tstart = q.t1;
   const openColumnQuery = (sq: DecodedStreamQuery): Iterator<Datapoint> =>
     hasRange(sq)
-      ? reader.query(toStreamQuery(sq))
-      : reader.queryFrom(sq.stream, sq.transform === '' ? undefined : sq.transform, tstart, BACKTRACK);
+      ? reader.query(toStreamQuery(sq), rowPauses)
+      : reader.queryFrom(sq.stream, sq.transform === '' ? undefined : sq.transform, tstart, BACKTRACK, rowPauses);
 
   const opened: Iterator<Datapoint>[] = [];
   try {
@@ -224,8 +263,8 @@ export function runDataset(body: unknown, reader: StreamReader): IterableIterato
       if (q.stream !== '' && q.merge.length > 0) throw new ForbiddenError(DatasetMessages.xBoth);
       const ref = forbidParse(() =>
         q.merge.length > 0
-          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq)))
-          : reader.query(toStreamQuery(q)),
+          ? openMerge(q.merge, (sq) => reader.query(toStreamQuery(sq), rowPauses))
+          : reader.query(toStreamQuery(q), rowPauses),
       );
       opened.push(ref);
       if (q.dataset.has('x')) throw new ForbiddenError(DatasetMessages.xColumn);
@@ -233,7 +272,7 @@ export function runDataset(body: unknown, reader: StreamReader): IterableIterato
     }
 
     // §3.5: without a posttransform nothing is dropped and allownil has no effect.
-    const it = new RowIterator(rows, columns, isX, post !== undefined, opened);
+    const it = new RowIterator(rows, columns, isX, post !== undefined, opened, rowPauses);
     return post === undefined ? it : new PostIterator(post, it);
   } catch (e) {
     for (const it of opened) it.return?.();

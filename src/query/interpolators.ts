@@ -1,16 +1,21 @@
 /**
  * Interpolators (interpolators-datasets.md §1): align one stream to a non-decreasing series of
  * timestamps. Each interpolator reads its stream forward only, pulling lazily, so a dataset over a
- * huge stream never holds more than the current window in memory.
+ * huge stream never holds more than the current window in memory. An input that pauses (PAUSE,
+ * pipescript/datapoint.ts) makes `interpolate` return PAUSE: called again with the same timestamp
+ * it continues where it stopped.
  */
-import type { Datapoint } from '../pipescript/datapoint';
+import { type Datapoint, PAUSE } from '../pipescript/datapoint';
 import { parseScript, type Script } from '../pipescript';
 import { runtimeError } from '../pipescript/errors';
 import { mkInt, toFloat } from '../pipescript/values';
 
 /** One interpolator bound to one stream. `interpolate` throws on runtime errors. */
 export interface Interpolator {
-  /** The result for `ts` (timestamps must not decrease between calls), or null for "nothing". */
+  /**
+   * The result for `ts` (timestamps must not decrease between calls), or null for "nothing";
+   * PAUSE when the input paused first (call again with the same `ts`).
+   */
   interpolate(ts: number): Datapoint | null;
 }
 
@@ -49,6 +54,10 @@ class Lookahead {
         if (r.done) {
           this.done = true;
           this.head = undefined;
+        } else if (r.value === PAUSE) {
+          // Not primed: the next peek asks the input again.
+          this.primed = false;
+          return PAUSE;
         } else {
           this.head = r.value;
         }
@@ -65,9 +74,13 @@ class Lookahead {
   }
 }
 
-/** State shared by `closest` and `before` (§1.2/§1.3): `prev` is the last datapoint with t <= ts. */
+/**
+ * State shared by `closest` and `before` (§1.2/§1.3): `prev` is the last datapoint with t <= ts.
+ * `cur` is PAUSE while the datapoint after `prev` is still to be pulled (the input paused).
+ */
 class PrevCur {
-  private started = false;
+  /** Pulls the start still owes: 2 for prev and cur, 1 for cur, 0 once started. */
+  private owed = 2;
   prev: Datapoint | undefined;
   cur: Datapoint | undefined;
 
@@ -78,19 +91,33 @@ class PrevCur {
     return r.done ? undefined : r.value;
   }
 
-  advance(ts: number): void {
-    if (!this.started) {
-      this.started = true;
-      this.prev = this.pull();
+  /** Moves prev and cur to `ts`; false when the input paused first (call again). */
+  advance(ts: number): boolean {
+    if (this.owed === 2) {
+      const p = this.pull();
+      if (p === PAUSE) return false;
+      this.prev = p;
       // An exhausted iterator is not asked again: not every source tolerates next() after done.
-      if (this.prev !== undefined) this.cur = this.pull();
+      this.owed = p === undefined ? 0 : 1;
+    }
+    if (this.owed === 1) {
+      const c = this.pull();
+      if (c === PAUSE) return false;
+      this.cur = c;
+      this.owed = 0;
     }
     let cur = this.cur;
-    while (cur !== undefined && cur.t <= ts) {
+    for (;;) {
+      if (cur === PAUSE) {
+        cur = this.pull();
+        if (cur === PAUSE) return false;
+      }
+      if (cur === undefined || cur.t > ts) break;
       this.prev = cur;
-      cur = this.pull();
+      this.cur = cur = PAUSE;
     }
     this.cur = cur;
+    return true;
   }
 }
 
@@ -101,7 +128,7 @@ class Closest implements Interpolator {
   }
   interpolate(ts: number): Datapoint | null {
     const s = this.s;
-    s.advance(ts);
+    if (!s.advance(ts)) return PAUSE;
     if (s.prev === undefined) return s.cur ?? null;
     if (s.cur === undefined) return s.prev;
     return Math.abs(s.prev.t - ts) <= Math.abs(s.cur.t - ts) ? s.prev : s.cur;
@@ -115,7 +142,7 @@ class Before implements Interpolator {
   }
   interpolate(ts: number): Datapoint | null {
     const s = this.s;
-    s.advance(ts);
+    if (!s.advance(ts)) return PAUSE;
     if (s.prev === undefined || s.prev.t > ts) return null;
     return s.prev;
   }
@@ -130,6 +157,7 @@ class After implements Interpolator {
     for (;;) {
       const r = this.input.next();
       if (r.done) return null;
+      if (r.value === PAUSE) return PAUSE;
       if (r.value.t > ts) {
         this.held = r.value;
         return r.value;
@@ -141,6 +169,8 @@ class After implements Interpolator {
 /** Base for the window-consuming aggregates (§1.5–§1.7). */
 abstract class WindowAggregate implements Interpolator {
   private readonly src: Lookahead;
+  /** A window is being summed up (the input paused inside it): the next call goes on with it. */
+  private open = false;
   constructor(input: Iterator<Datapoint>) {
     this.src = new Lookahead(input);
   }
@@ -148,11 +178,16 @@ abstract class WindowAggregate implements Interpolator {
   protected abstract add(dp: Datapoint): void;
   protected abstract result(ts: number): Datapoint;
   interpolate(ts: number): Datapoint | null {
-    this.reset();
-    for (let dp = this.src.peek(); dp !== undefined && dp.t <= ts; dp = this.src.peek()) {
+    if (!this.open) {
+      this.reset();
+      this.open = true;
+    }
+    for (let dp = this.src.peek(); dp !== undefined && (dp === PAUSE || dp.t <= ts); dp = this.src.peek()) {
+      if (dp === PAUSE) return PAUSE;
       this.src.take();
       this.add(dp);
     }
+    this.open = false;
     return this.result(ts);
   }
 }
@@ -201,6 +236,8 @@ class Mean extends Sum {
 class ScriptInterpolator implements Interpolator {
   private readonly src: Lookahead;
   private instance: ReturnType<Script['instance']> | undefined;
+  /** The window being gathered: kept across a pause of the input. */
+  private win: Datapoint[] = [];
   constructor(
     private readonly script: Script,
     input: Iterator<Datapoint>,
@@ -209,25 +246,32 @@ class ScriptInterpolator implements Interpolator {
   }
   interpolate(ts: number): Datapoint | null {
     if (this.instance === undefined) {
-      this.instance = this.script.instance();
       // The original runs the script once over the window up to t = 0 before the first real one.
       // That first end-of-sequence reset is observable: it is why `anytrue` answers true even in
       // the first window (vector script-anytrue-reset-quirk). A non-empty clearing window made the
       // original fail (§1.8 edge); timestamps are positive in practice, so this is only fidelity.
       const cleared = this.window(0);
+      if (cleared === null) return PAUSE;
+      this.instance = this.script.instance();
       if (cleared.length > 0) throw runtimeError('Failed to clear PipeScript used in interpolator');
       this.instance.runSequence(cleared);
     }
-    const out = this.instance.runSequence(this.window(ts));
+    const w = this.window(ts);
+    if (w === null) return PAUSE;
+    const out = this.instance.runSequence(w);
     return out.length === 0 ? null : out[out.length - 1];
   }
-  private window(ts: number): Datapoint[] {
-    const window: Datapoint[] = [];
-    for (let dp = this.src.peek(); dp !== undefined && dp.t <= ts; dp = this.src.peek()) {
-      this.src.take();
-      window.push(dp);
+  /** The datapoints up to ts, or null when the input paused first (the window so far is kept). */
+  private window(ts: number): Datapoint[] | null {
+    const src = this.src;
+    for (let dp = src.peek(); dp !== undefined && (dp === PAUSE || dp.t <= ts); dp = src.peek()) {
+      if (dp === PAUSE) return null;
+      src.take();
+      this.win.push(dp);
     }
-    return window;
+    const w = this.win;
+    this.win = [];
+    return w;
   }
 }
 

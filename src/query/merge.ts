@@ -2,7 +2,10 @@
  * The merge query (interpolators-datasets.md §4) and the k-way merge shared with dataset columns
  * and X-dataset references.
  */
-import type { Datapoint } from '../pipescript/datapoint';
+import { type Datapoint, PAUSE } from '../pipescript/datapoint';
+
+/** The one result a pausing iterator hands up for a PAUSE: never mutated by consumers. */
+export const PAUSED: IteratorResult<Datapoint> = Object.freeze({ done: false, value: PAUSE });
 import { ForbiddenError } from '../errors';
 import { decodeMergeBody, type DecodedStreamQuery } from './decode';
 import type { StreamQuery, StreamReader } from './types';
@@ -30,7 +33,8 @@ export function toStreamQuery(q: DecodedStreamQuery): StreamQuery {
 /**
  * Lazily interleaves sorted iterators by timestamp. On equal timestamps the iterator that comes
  * first in `sources` wins (strict `<` in the scan), and each source keeps its own order. `o` is
- * dropped: merged output never says which stream a datapoint came from.
+ * dropped: merged output never says which stream a datapoint came from. A source that pauses
+ * (PAUSE) makes the merge pause: that head is asked again on the next call.
  */
 export class MergeIterator implements IterableIterator<Datapoint> {
   private heads: (Datapoint | undefined)[] = [];
@@ -52,7 +56,12 @@ export class MergeIterator implements IterableIterator<Datapoint> {
     let best = -1;
     let bestT = 0;
     for (let i = 0; i < heads.length; i++) {
-      const h = heads[i];
+      let h = heads[i];
+      if (h === PAUSE) {
+        const r = sources[i].next();
+        h = heads[i] = r.done ? undefined : r.value;
+        if (h === PAUSE) return PAUSED;
+      }
       if (h !== undefined && (best < 0 || h.t < bestT)) {
         best = i;
         bestT = h.t;
@@ -106,9 +115,10 @@ export function openMerge(
 /**
  * `POST /api/v1/query/merge`. Throws BadRequestError for a body of the wrong shape and CdbError
  * (403 from the reader or here) for every other validation failure, all before returning; the
- * returned iterator is lazy and throws runtime (transform) errors from `next()`.
+ * returned iterator is lazy and throws runtime (transform) errors from `next()`; with `pauses`
+ * it may also yield PAUSE (StreamReader.query).
  */
-export function runMerge(body: unknown, reader: StreamReader): IterableIterator<Datapoint> {
+export function runMerge(body: unknown, reader: StreamReader, pauses = false): IterableIterator<Datapoint> {
   const elements = decodeMergeBody(body);
-  return openMerge(elements, (q) => reader.query(toStreamQuery(q)));
+  return openMerge(elements, (q) => reader.query(toStreamQuery(q), pauses));
 }

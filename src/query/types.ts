@@ -25,14 +25,16 @@ export interface StreamReader {
    * Evaluates a stream query exactly as rest-api §9 / interpolators-datasets §2 say: time query if
    * any of t1/t2/limit is non-zero (error `Only one query method (index or time) can be used at a
    * time` if i1/i2 also non-zero), else index query; transform applied to the selection; for time
-   * queries `limit` counts transform outputs.
+   * queries `limit` counts transform outputs. With `pauses`, the iterator may also yield PAUSE
+   * (pipescript/datapoint.ts) between datapoints: the caller gives the event loop a turn and
+   * pulls again.
    */
-  query(q: StreamQuery): Iterator<Datapoint>;
+  query(q: StreamQuery, pauses?: boolean): Iterator<Datapoint>;
 
   /**
    * The backtracking read of interpolators-datasets §3.3, for a query that has no range of its own:
    * from `backtrack` datapoints before the first datapoint with `t > tstart` (clamped to 0) to the
    * end of the stream, with `transform` applied. `tstart = 0` reads the whole stream.
    */
-  queryFrom(stream: string, transform: string | undefined, tstart: number, backtrack: number): Iterator<Datapoint>;
+  queryFrom(stream: string, transform: string | undefined, tstart: number, backtrack: number, pauses?: boolean): Iterator<Datapoint>;
 }

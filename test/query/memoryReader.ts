@@ -113,7 +113,7 @@ export class MemoryReader implements StreamReader {
     return this.transformed(new SliceIterator(arr, a, b), q.transform);
   }
 
-  queryFrom(stream: string, transform: string | undefined, tstart: number, backtrack: number): Iterator<Datapoint> {
+  queryFrom(stream: string, transform: string | undefined, tstart: number, backtrack: number, _pauses?: boolean): Iterator<Datapoint> {
     this.log.push({ method: 'queryFrom', args: [stream, transform, tstart, backtrack] });
     const arr = this.data(stream);
     const from = tstart === 0 ? 0 : Math.max(0, firstAfter(arr, tstart) - backtrack);

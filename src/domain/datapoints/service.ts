@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
-import type { Datapoint } from '../../pipescript/datapoint';
+import { type Datapoint, PAUSE, PAUSE_SLICE_MS } from '../../pipescript/datapoint';
 import type { Reducer } from '../../pipescript/reduce';
 import type { ByteSink } from '../../storage/chunks';
 import type { StreamQuery, StreamReader } from '../../query/types';
@@ -219,17 +219,27 @@ export class DatapointService {
   /**
    * The plan's datapoints as objects, transform and limit applied: what merges and datasets
    * consume. Synchronous, over the engine's synchronous reads (see SyncReads in storage/types.ts).
+   * With `pauses`, a consumer that gives the event loop a turn on a PAUSE (pipescript/datapoint.ts)
+   * gets one whenever the read has worked PAUSE_SLICE_MS without handing it one, output or not
+   * (a transform that drops everything must not hold every other request until it is done); a
+   * transform that cannot pass pauses (Script.pausable) is fed without them.
    */
-  datapoints(plan: ReadPlan): Iterator<Datapoint> {
+  datapoints(plan: ReadPlan, pauses = false): Iterator<Datapoint> {
     const sync = this.syncReads();
     const id = plan.ref.stream.id;
     const sub = plan.sub;
     const i1 = plan.i1;
     const i2 = plan.i2;
-    // Chunked, so no SQLite statement stays open across event-loop turns. Numeric chunks hand
-    // over their typed arrays: no JSON text is parsed for them.
+    // Chunked, so no SQLite statement stays open across event-loop turns (a pause included: a
+    // piece is read whole before it is handed on). Numeric chunks hand over their typed arrays:
+    // no JSON text is parsed for them.
     const counters = this.core.counters;
+    // `sum | if last` and its kin over chunked storage: numeric chunks are reduced from their
+    // typed arrays, with the answer of the general pipeline (pipescript/reduce.ts).
+    const reducer = sync.pieces ? (plan.transform?.reducer() ?? null) : null;
+    const pausing = pauses && (reducer !== null || !plan.transform || plan.transform.pausable);
     function* source(): Generator<Datapoint> {
+      let since = pausing ? performance.now() : 0;
       if (sync.pieces) {
         for (let it = sync.pieces(id, sub, i1, i2), r = it.next(); !r.done; r = it.next()) {
           const pc = r.value;
@@ -242,6 +252,10 @@ export class DatapointService {
             const tx = pc.chunk.wires(pc.from, pc.to);
             for (let k = 0; k < tx.length; k++) yield parseStored(tx[k]);
           }
+          if (pausing && performance.now() - since >= PAUSE_SLICE_MS) {
+            yield PAUSE;
+            since = performance.now();
+          }
         }
         return;
       }
@@ -250,13 +264,14 @@ export class DatapointService {
         if (rows.length === 0) return;
         counters.datapointsRead += rows.length;
         for (const r of rows) yield parseStored(r);
+        if (pausing && performance.now() - since >= PAUSE_SLICE_MS) {
+          yield PAUSE;
+          since = performance.now();
+        }
       }
     }
-    // `sum | if last` and its kin over chunked storage: numeric chunks are reduced from their
-    // typed arrays, with the answer of the general pipeline (pipescript/reduce.ts).
-    const reducer = sync.pieces ? (plan.transform?.reducer() ?? null) : null;
     let it: Iterator<Datapoint>;
-    if (reducer !== null) it = reduced(sync, id, sub, i1, i2, reducer, counters);
+    if (reducer !== null) it = reduced(sync, id, sub, i1, i2, reducer, counters, pausing);
     else {
       it = source();
       if (plan.transform) it = plan.transform.run(it);
@@ -284,11 +299,14 @@ export class DatapointService {
     const hi = t2 > 0 ? t2 : await this.tAt(plan, plan.i2 - 1);
     const b = new Buckets(n, lo, Math.max(lo, hi));
     if (plan.transform) {
-      const it = this.datapoints(plan);
+      const it = this.datapoints(plan, true);
       let k = 0;
       for (let r = it.next(); !r.done; r = it.next()) {
-        b.addDatapoint(r.value);
-        if (++k % READ_CHUNK === 0) await yieldTurn();
+        if (r.value === PAUSE) await yieldTurn();
+        else {
+          b.addDatapoint(r.value);
+          if (++k % READ_CHUNK === 0) await yieldTurn();
+        }
       }
       return b;
     }
@@ -307,7 +325,10 @@ export class DatapointService {
     return 0;
   }
 
-  /** A StreamReader for merges and datasets, acting with the caller's permissions. */
+  /**
+   * A StreamReader for merges and datasets, acting with the caller's permissions. Its queries
+   * pause (datapoints(), `pauses`) when asked to.
+   */
   reader(op: Operator): StreamReader {
     const open = (path: string) => {
       // Recorded from the original: an element without `stream` (`[{"t1":0}]`) is this 403.
@@ -319,7 +340,7 @@ export class DatapointService {
     };
     const sync = this.syncReads();
     return {
-      query: (q: StreamQuery) => {
+      query: (q: StreamQuery, pauses = false) => {
         const { ref, sub } = open(q.stream);
         const transform = compileTransform(q.transform);
         const isTime = !!(q.t1 || q.t2 || q.limit);
@@ -330,15 +351,15 @@ export class DatapointService {
           const [a, b] = this.resolveIndexRange(sync.length(ref.stream.id, sub), q.i1 ?? 0, q.i2 ?? 0);
           plan = { ref, sub, i1: a, i2: b, transform, limit: 0 };
         }
-        return this.datapoints(plan);
+        return this.datapoints(plan, pauses);
       },
-      queryFrom: (stream: string, transformSrc: string | undefined, tstart: number, backtrack: number) => {
+      queryFrom: (stream: string, transformSrc: string | undefined, tstart: number, backtrack: number, pauses = false) => {
         const { ref, sub } = open(stream);
         const transform = compileTransform(transformSrc);
         const n = sync.length(ref.stream.id, sub);
         let i1 = 0;
         if (tstart !== 0) i1 = Math.max(0, sync.time2index(ref.stream.id, sub, tstart, n) - backtrack);
-        return this.datapoints({ ref, sub, i1, i2: n, transform, limit: 0 });
+        return this.datapoints({ ref, sub, i1, i2: n, transform, limit: 0 }, pauses);
       },
     };
   }
@@ -577,8 +598,12 @@ function timePlan(ref: StreamRef, sub: Sub, t1: number, t2: number, limit: numbe
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** The single output of a reduction over [i1, i2): typed arrays for numeric chunks, parsed datapoints otherwise. */
-function* reduced(sync: SyncReads, id: number, sub: Sub, i1: number, i2: number, r: Reducer, counters: { datapointsRead: number }): Generator<Datapoint> {
+/**
+ * The single output of a reduction over [i1, i2): typed arrays for numeric chunks, parsed
+ * datapoints otherwise; with `pausing`, a PAUSE between pieces once a slice is used up.
+ */
+function* reduced(sync: SyncReads, id: number, sub: Sub, i1: number, i2: number, r: Reducer, counters: { datapointsRead: number }, pausing: boolean): Generator<Datapoint> {
+  let since = pausing ? performance.now() : 0;
   for (let it = sync.pieces!(id, sub, i1, i2), p = it.next(); !p.done; p = it.next()) {
     const pc = p.value;
     counters.datapointsRead += pc.to - pc.from;
@@ -591,15 +616,21 @@ function* reduced(sync: SyncReads, id: number, sub: Sub, i1: number, i2: number,
         r.point(dp.t, dp.d);
       }
     }
+    if (pausing && performance.now() - since >= PAUSE_SLICE_MS) {
+      yield PAUSE;
+      since = performance.now();
+    }
   }
   const out = r.result();
   if (out !== null) yield out;
 }
 
+/** The first n outputs; pauses pass and do not count. */
 function* limitIter(it: Iterator<Datapoint>, n: number): Generator<Datapoint> {
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; ) {
     const r = it.next();
     if (r.done) return;
+    if (r.value !== PAUSE) i++;
     yield r.value;
   }
 }

@@ -110,7 +110,7 @@ export const registerData: Register = (app, { svc, api, config }) => {
         const into = svc.data.joinedInto(plan);
         return into ? sendJoinedBytes(reply, into) : sendRowChunks(reply, svc.data.rows(plan));
       }
-      return sendDatapoints(reply, svc.data.datapoints(plan));
+      return sendDatapoints(reply, svc.data.datapoints(plan, true));
     }),
   );
 
@@ -170,14 +170,14 @@ export const registerData: Register = (app, { svc, api, config }) => {
         const b = await svc.data.downsample(plan, buckets, kind === 'time' ? t1 : 0, kind === 'time' ? t2 : 0);
         return sendCsv(reply, { plain: false, fields: ['min', 'max', 'mean', 'count'] }, [], b.datapoints(), file);
       }
-      const it = svc.data.datapoints(plan);
+      const it = svc.data.datapoints(plan, true);
       const cols: CsvColumns = { plain: false, fields: [] };
       const seen = new Set<string>();
       let head: Datapoint[];
       try {
-        head = pull(it, CSV_SAMPLE);
+        head = await pull(it, CSV_SAMPLE);
         for (const dp of head) addColumns(cols, seen, dp.d);
-        if (cols.fields.length > 0 && head.length === CSV_SAMPLE) await scanColumns(cols, seen, svc.data.datapoints(plan));
+        if (cols.fields.length > 0 && head.length === CSV_SAMPLE) await scanColumns(cols, seen, svc.data.datapoints(plan, true));
       } catch (e) {
         return sendProduceError(reply, e);
       }

@@ -10,12 +10,12 @@ export const registerQuery: Register = (app, { svc, api }) => {
   app.post(
     '/api/v1/query/merge',
     { schema: schemas.merge },
-    api((req, reply, op) => sendDatapoints(reply, runMerge(requireBody(req), svc.data.reader(op)))),
+    api((req, reply, op) => sendDatapoints(reply, runMerge(requireBody(req), svc.data.reader(op), true))),
   );
   app.post(
     '/api/v1/query/dataset',
     { schema: schemas.dataset },
-    api((req, reply, op) => sendDatapoints(reply, runDataset(requireBody(req), svc.data.reader(op)))),
+    api((req, reply, op) => sendDatapoints(reply, runDataset(requireBody(req), svc.data.reader(op), true))),
   );
   // The same dataset as CSV: `time`, `t`, then one `d.<column>` per dataset column.
   app.post(
@@ -23,16 +23,16 @@ export const registerQuery: Register = (app, { svc, api }) => {
     { schema: schemas.datasetCsv },
     api(async (req, reply, op) => {
       const body = requireBody(req);
-      const it = runDataset(body, svc.data.reader(op));
+      const it = runDataset(body, svc.data.reader(op), true);
       const cols: CsvColumns = { plain: false, fields: [] };
       const seen = new Set<string>();
       let head: Datapoint[];
       try {
-        head = pull(it, CSV_SAMPLE);
+        head = await pull(it, CSV_SAMPLE);
         for (const dp of head) addColumns(cols, seen, dp.d);
         // A posttransform may shape rows differently further on: scan them all for their fields.
         const post = (body as { posttransform?: unknown }).posttransform;
-        if (typeof post === 'string' && post !== '' && head.length === CSV_SAMPLE) await scanColumns(cols, seen, runDataset(body, svc.data.reader(op)));
+        if (typeof post === 'string' && post !== '' && head.length === CSV_SAMPLE) await scanColumns(cols, seen, runDataset(body, svc.data.reader(op), true));
       } catch (e) {
         return sendProduceError(reply, e);
       }

@@ -1,7 +1,8 @@
 import { config } from '../config';
 import { ParseDetail, runtimeError } from '../errors';
 import { constValue } from '../plan';
-import { type Mapper, mapperFactory, seqRunner } from '../runtime';
+import { type Mapper, PAUSED_ENTRY, mapperFactory, seqRunner } from '../runtime';
+import { PAUSE } from '../datapoint';
 import * as V from '../values';
 import { type Datapoint, type Def, type In, type Kernel, type Plan, type Src, arg, atParse, checkNoPeek, kernel, pure } from './util';
 
@@ -62,6 +63,7 @@ class IfFast implements Src {
         cond.reset();
         return null;
       }
+      if (x === PAUSE) return x;
       const c = cond.f(x.t, x.d);
       if (c === true) return x;
       if (c === false) continue;
@@ -89,72 +91,107 @@ class IfStage implements Src {
 
 /** `if last`, the tail of every script interpolator: only the final datapoint passes. */
 class IfLastStage implements Src {
+  /** The latest datapoint of the sequence so far: kept across a pause. */
+  private last: Datapoint | null = null;
   constructor(private readonly src: Src) {}
   next(): Datapoint | null {
     const src = this.src;
-    let last: Datapoint | null = null;
-    for (let x = src.next(); x !== null; x = src.next()) last = x;
+    let last = this.last;
+    for (let x = src.next(); x !== null; x = src.next()) {
+      if (x === PAUSE) {
+        this.last = last;
+        return x;
+      }
+      last = x;
+    }
+    this.last = null;
     // The input has passed the end marker, so the following call reports the end.
     return last;
   }
 }
 
 class LastStage implements Src {
+  /** The input moved on and the look-ahead is still to be done (the input paused in it). */
+  private moved = false;
   constructor(private readonly inp: In) {}
   next(): Datapoint | null {
     const inp = this.inp;
-    if (!inp.next()) return null;
-    return { t: inp.t, d: inp.peek(1) === null };
+    if (!this.moved) {
+      if (!inp.next()) return inp.paused ? PAUSE : null;
+      this.moved = true;
+    }
+    const e = inp.peek(1);
+    if (e === PAUSED_ENTRY) return PAUSE;
+    this.moved = false;
+    return { t: inp.t, d: e === null };
   }
 }
 
 class NextStage implements Src {
+  /** As in LastStage. */
+  private moved = false;
   constructor(
     private readonly inp: In,
     private readonly n: number,
   ) {}
   next(): Datapoint | null {
     const inp = this.inp;
-    if (!inp.next()) return null;
+    if (!this.moved) {
+      if (!inp.next()) return inp.paused ? PAUSE : null;
+      this.moved = true;
+    }
     const e = inp.peek(this.n);
+    if (e === PAUSED_ENTRY) return PAUSE;
+    this.moved = false;
     return e === null ? { t: inp.t, d: null } : e.dp;
   }
 }
 
 class TTrueStage implements Src {
+  /** Inside a run (its start found), kept across a pause of the input. */
+  private inRun = false;
+  private start = 0;
+  private lastT = 0;
+  private more = false;
   constructor(
     private readonly inp: In,
     private readonly want: boolean,
   ) {}
   next(): Datapoint | null {
     const inp = this.inp;
-    for (;;) {
+    if (!this.inRun) {
       // find the start of a run
-      let found = false;
-      while (inp.next()) {
-        if (V.toBool(inp.d) === this.want) {
-          found = true;
-          break;
-        }
+      for (;;) {
+        if (!inp.next()) return inp.paused ? PAUSE : null;
+        if (V.toBool(inp.d) === this.want) break;
       }
-      if (!found) return null;
-      const start = inp.t;
-      let lastT = start;
-      let more = false;
-      while (inp.next()) {
-        more = true;
-        lastT = inp.t;
-        if (V.toBool(inp.d) !== this.want) return { t: lastT, d: lastT - start };
-      }
-      // The sequence ended inside the run; report it only if it covered more than one datapoint.
-      // The input has passed the end marker, so the following call reports the end.
-      if (more) return { t: lastT, d: lastT - start };
-      return null;
+      this.inRun = true;
+      this.start = this.lastT = inp.t;
+      this.more = false;
     }
+    while (inp.next()) {
+      this.more = true;
+      this.lastT = inp.t;
+      if (V.toBool(inp.d) !== this.want) {
+        this.inRun = false;
+        return { t: this.lastT, d: this.lastT - this.start };
+      }
+    }
+    if (inp.paused) return PAUSE;
+    this.inRun = false;
+    // The sequence ended inside the run; report it only if it covered more than one datapoint.
+    // The input has passed the end marker, so the following call reports the end.
+    if (this.more) return { t: this.lastT, d: this.lastT - this.start };
+    return null;
   }
 }
 
 class WhileStage implements Src {
+  /** Inside a group, and the current datapoint already run (its value in v, ot): kept across a pause. */
+  private inGroup = false;
+  private stepped = false;
+  private v: unknown = null;
+  private ot = 0;
   constructor(
     private readonly inp: In,
     private readonly inner: Mapper,
@@ -162,36 +199,61 @@ class WhileStage implements Src {
   next(): Datapoint | null {
     const inp = this.inp;
     const inner = this.inner;
-    if (!inp.next()) {
+    if (!this.inGroup) {
+      if (!inp.next()) {
+        if (inp.paused) return PAUSE;
+        inner.reset();
+        return null;
+      }
       inner.reset();
-      return null;
+      this.inGroup = true;
+      this.stepped = false;
     }
-    inner.reset();
     for (;;) {
-      const t = inp.t;
-      const v = inner.f(t, inp.d);
-      const ot = inner.mt ? inner.ot : t;
+      if (!this.stepped) {
+        const t = inp.t;
+        this.v = inner.f(t, inp.d);
+        this.ot = inner.mt ? inner.ot : t;
+        this.stepped = true;
+      }
       const e = inp.peek(1);
-      if (e === null) return { t: ot, d: v };
+      if (e === PAUSED_ENTRY) return PAUSE;
+      this.stepped = false;
+      if (e === null) return this.close();
       const c = e.v[0];
       const b = typeof c === 'boolean' ? c : V.toBool(c);
-      if (!b) return { t: ot, d: v };
+      if (!b) return this.close();
+      // The peeked entry is queued: this never pauses.
       inp.next();
     }
+  }
+  private close(): Datapoint {
+    this.inGroup = false;
+    return { t: this.ot, d: this.v };
   }
 }
 
 class MapStage implements Src {
+  /** The sequence being split (null between sequences): kept across a pause of the input. */
+  private scripts: Map<string, Mapper> | null = null;
+  private out: V.PlainObject = {};
+  private lastT = 0;
   constructor(
     private readonly inp: In,
     private readonly make: () => Mapper,
   ) {}
   next(): Datapoint | null {
     const inp = this.inp;
-    if (!inp.next()) return null;
-    const scripts = new Map<string, Mapper>();
-    const out: V.PlainObject = {};
-    let lastT = 0;
+    // A sequence goes on after a pause: its next datapoint is still to be pulled.
+    if (this.scripts !== null && !inp.next()) return inp.paused ? PAUSE : this.close();
+    if (this.scripts === null) {
+      if (!inp.next()) return inp.paused ? PAUSE : null;
+      this.scripts = new Map<string, Mapper>();
+      this.out = {};
+      this.lastT = 0;
+    }
+    const scripts = this.scripts;
+    const out = this.out;
     do {
       const key = V.toStr(inp.v[0]);
       let m = scripts.get(key);
@@ -200,11 +262,15 @@ class MapStage implements Src {
         m = this.make();
         scripts.set(key, m);
       }
-      lastT = inp.t;
+      this.lastT = inp.t;
       out[key] = m.f(inp.t, inp.d);
     } while (inp.next());
+    return inp.paused ? PAUSE : this.close();
+  }
+  private close(): Datapoint {
+    this.scripts = null;
     // The input has passed the end marker, so the following call reports the end.
-    return { t: lastT, d: out };
+    return { t: this.lastT, d: this.out };
   }
 }
 
@@ -295,6 +361,7 @@ export const coreTransforms: Def[] = [
           make: (inp) => new IfLastStage({ next: () => (inp.next() ? inp.dp : null) }),
           fast: (src) => new IfLastStage(src),
           ifLast: true,
+          pausable: true,
         };
       }
       return {
@@ -302,6 +369,7 @@ export const coreTransforms: Def[] = [
         fed: [cond],
         make: (inp) => new IfStage(inp),
         fast: cond.mappable ? (src) => new IfFast(src, mapperFactory(cond)()) : undefined,
+        pausable: true,
       };
     },
   },
@@ -455,7 +523,7 @@ export const coreTransforms: Def[] = [
     o2o: true,
     stateless: false,
     peek: true,
-    build: () => ({ kind: 'stage', fed: [], make: (inp) => new LastStage(inp) }),
+    build: () => ({ kind: 'stage', fed: [], make: (inp) => new LastStage(inp), pausable: true }),
   },
   {
     name: 'next',
@@ -468,7 +536,7 @@ export const coreTransforms: Def[] = [
       const n = atParse(() => V.toInt(consts[0]));
       if (n < 1) throw new ParseDetail('next must look at least one datapoint forward');
       if (n > config.peekMax) throw new ParseDetail(`next cannot look more than ${config.peekMax} datapoints forward`);
-      return { kind: 'stage', fed: [], make: (inp) => new NextStage(inp, n) };
+      return { kind: 'stage', fed: [], make: (inp) => new NextStage(inp, n), pausable: true };
     },
   },
   {
@@ -668,7 +736,7 @@ export const coreTransforms: Def[] = [
     build({ args }) {
       checkNoPeek(args[1], 'Map cannot be used with transforms that peek.');
       const make = mapperFactory(args[1]);
-      return { kind: 'stage', fed: [args[0]], make: (inp) => new MapStage(inp, make) };
+      return { kind: 'stage', fed: [args[0]], make: (inp) => new MapStage(inp, make), pausable: true };
     },
   },
   {
@@ -831,7 +899,7 @@ export const coreTransforms: Def[] = [
     build({ args }) {
       checkNoPeek(args[1], 'while cannot be used with transforms that peek');
       const make = mapperFactory(args[1]);
-      return { kind: 'stage', fed: [args[0]], make: (inp) => new WhileStage(inp, make()) };
+      return { kind: 'stage', fed: [args[0]], make: (inp) => new WhileStage(inp, make()), pausable: true };
     },
   },
   {
@@ -907,7 +975,7 @@ function ttrueDef(name: string, want: boolean): Def {
     o2o: false,
     stateless: false,
     peek: false,
-    build: () => ({ kind: 'stage', fed: [], make: (inp) => new TTrueStage(inp, want) }),
+    build: () => ({ kind: 'stage', fed: [], make: (inp) => new TTrueStage(inp, want), pausable: true }),
   };
 }
 

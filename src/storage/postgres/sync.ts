@@ -13,8 +13,8 @@ import { type PiecePlan, type Query, isQuery, lengthPlan, piecesPlan, readPlan, 
  * a millisecond for a length, a few ms for a batch of chunks). `pieces` keeps each block short
  * (FETCH chunks a statement) and sends the statement the plan marks `ahead` as soon as it is known,
  * so while the pipeline consumes one batch the worker already fetches the next and the wait is
- * usually zero. A pipeline over millions of points still holds the event loop for its CPU time,
- * as on SQLite; the services give the loop a turn between chunks where they can (downsample).
+ * usually zero. A pipeline over millions of points gives the loop a turn every few ms of its
+ * work, as on SQLite: the services' reads pause between pieces (PAUSE, pipescript/datapoint.ts).
  *
  * Reads run on the bridge's own connection, statement by statement (READ COMMITTED), like the
  * SQLite engine's reads between yields; they do not see an `exclusive()` transaction's uncommitted
