@@ -6,7 +6,7 @@
 // shared development server) and CDB_BENCH_NATS (default nats://127.0.0.1:14222). Unreachable,
 // the benchmark says so and is skipped.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,11 +114,38 @@ async function ingest(servers, tag) {
   return (perClient * jobs.length * BATCH) / ((performance.now() - t0) / 1000);
 }
 
-/** Single-datapoint POSTs, 10 clients spread over the servers, each on its own stream. */
+/** CPU ticks (user + system) of a process; 0 when it is gone or not on this machine. */
+function ticksOf(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ticks of every local PostgreSQL process (0 when PostgreSQL runs elsewhere). */
+function postgresTicks() {
+  let t = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/stat`, 'utf8').includes('(postgres)')) t += ticksOf(p);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return t;
+}
+
+/** Single-datapoint POSTs, 10 clients spread over the servers, each on its own stream; also the CPU per POST. */
 async function singles(servers, tag) {
   const C = 10;
   for (let c = 0; c < C; c++) await ensureOk(await servers[c % servers.length].req('POST', `/api/v1/crud/bench/user/single${tag}${c}`, '{"schema":"{}"}'), 'create');
   let sent = 0;
+  const s0 = servers.reduce((a, s) => a + ticksOf(s.pid), 0);
+  const p0 = postgresTicks();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: C }, async (_, c) => {
@@ -130,7 +157,11 @@ async function singles(servers, tag) {
       }
     }),
   );
-  return sent / ((performance.now() - t0) / 1000);
+  const rate = sent / ((performance.now() - t0) / 1000);
+  // Ticks are 10 ms: per POST in ms.
+  const server = ((servers.reduce((a, s) => a + ticksOf(s.pid), 0) - s0) * 10) / sent;
+  const pgCpu = ((postgresTicks() - p0) * 10) / sent;
+  return `${fmt(rate)} req/s (CPU per POST: servers ${server.toFixed(3)} ms, PostgreSQL ${pgCpu.toFixed(3)} ms)`;
 }
 
 /** Subscribe on `b`, single-datapoint inserts on `a` (paced): delivery latency from the send time. */
@@ -193,7 +224,7 @@ async function main() {
     servers.push(a);
     const one = await ingest([a], 'a');
     console.log(`pg       (1) REST POST, ${BATCH}-dp batches, 4 clients, 1 process      ${fmt(one)} dp/s`);
-    console.log(`pg       (3) single-datapoint POSTs, 10 clients, 1 process       ${fmt(await singles([a], 'a'))} req/s`);
+    console.log(`pg       (3) single-datapoint POSTs, 10 clients, 1 process       ${await singles([a], 'a')}`);
 
     // (4) one GET of a 1,000,000-datapoint stream.
     const big = '/api/v1/crud/bench/user/big';
@@ -215,7 +246,7 @@ async function main() {
     servers.push(b);
     const two = await ingest([a, b], 'ab');
     console.log(`pg       (2) REST POST, ${BATCH}-dp batches, 4 clients each, 2 processes ${fmt(two)} dp/s (sum)`);
-    console.log(`pg       (3b) single-datapoint POSTs, 10 clients, 2 processes    ${fmt(await singles([a, b], 'ab'))} req/s (sum)`);
+    console.log(`pg       (3b) single-datapoint POSTs, 10 clients, 2 processes    ${await singles([a, b], 'ab')} (sum)`);
     const l = await crossLatency(a, b);
     console.log(`pg       (6) websocket delivery, insert on A, subscriber on B    p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms (${l.got}/${LAT} received, over NATS)`);
 
