@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHUNK_POINTS } from '../../src/storage/sqlite/chunked';
 import { type TestApp, createUser, keyAuth, makeApp } from '../helpers';
+import { rng } from '../rng';
 
 // The read paths that skip work (reductions from typed arrays, range reads written as bytes)
 // must answer exactly what the general paths answer, on chunks of every kind side by side.
@@ -27,17 +28,6 @@ async function post(p: string, points: { t: number; d: unknown }[]): Promise<voi
   }
 }
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Numbers of many shapes: 2-decimal walks, ints, -0, huge and tiny magnitudes, arbitrary doubles. */
 function value(r: () => number, i: number): number {

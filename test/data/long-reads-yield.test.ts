@@ -82,15 +82,20 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** A ping sent while `long` runs is answered before it ends; then `long` answers `text`. */
+async function pingAnsweredFirst(long: Long, text: string): Promise<void> {
+  const r = await ping();
+  expect(r.status).toBe(200);
+  expect(long.done()).toBe(false);
+  const a = await long.answer;
+  expect(a.status).toBe(200);
+  expect(a.text).toBe(text);
+}
+
 describe('a long read that outputs nothing for a long while does not hold up other requests', () => {
   it('answers meta/version while a filter that drops every datapoint of the stream runs, and the filter still answers []', async () => {
     const long = await startLong(getData(BIG, `i1=0&i2=0&transform=${encodeURIComponent('if $ > 1000')}`));
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe('[]');
+    await pingAnsweredFirst(long, '[]');
   });
 
   it('answers a single insert into another stream while a filtered reduction of the stream runs, and the reduction answers what the library computes', async () => {
@@ -106,12 +111,7 @@ describe('a long read that outputs nothing for a long while does not hold up oth
   it('answers meta/version while a map that splits the stream into two counts runs, and the map answers what the library computes', async () => {
     const script = 'map($ > 50, count)';
     const long = await startLong(getData(BIG, `i1=0&i2=${N}&transform=${encodeURIComponent(script)}`));
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe(expected(script, bigPoints()));
+    await pingAnsweredFirst(long, expected(script, bigPoints()));
   });
 
   it('reads the range it planned exactly while the same stream is written during its pauses', async () => {
@@ -142,48 +142,28 @@ describe('a long read that outputs nothing for a long while does not hold up oth
 
   it('answers meta/version while a merge whose big element drops everything runs, and the merge answers the small element', async () => {
     const long = await startLong(post('/api/v1/query/merge', [{ stream: 'lena/user/big', i1: 0, i2: N, transform: 'if $ > 1000' }, { stream: 'lena/user/small' }]));
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe(JSON.stringify(SMALL_POINTS));
+    await pingAnsweredFirst(long, JSON.stringify(SMALL_POINTS));
   });
 
   it('answers meta/version while an X-dataset whose reference drops everything runs, and the dataset answers []', async () => {
     const long = await startLong(
       post('/api/v1/query/dataset', { stream: 'lena/user/big', i1: 0, i2: N, transform: 'if $ > 1000', dataset: { s: { stream: 'lena/user/small', interpolator: 'closest' } } }),
     );
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe('[]');
+    await pingAnsweredFirst(long, '[]');
   });
 
   it('answers meta/version while a T-dataset column whose transform drops everything is read, and the dataset answers its rows of nulls', async () => {
     const long = await startLong(
       post('/api/v1/query/dataset', { t1: 1, t2: 101, dt: 1, dataset: { a: { stream: 'lena/user/big', i1: 0, i2: N, transform: 'if $ > 1000', interpolator: 'closest' } } }),
     );
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe(JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ t: 1 + i, d: { a: null } }))));
+    await pingAnsweredFirst(long, JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ t: 1 + i, d: { a: null } }))));
   });
 
   it('answers meta/version while a T-dataset whose posttransform drops every row runs, and the dataset answers []', async () => {
     const long = await startLong(
       post('/api/v1/query/dataset', { t1: 1, t2: N, dt: 1, dataset: { a: { stream: 'lena/user/big', interpolator: 'closest' } }, posttransform: 'if $("a") > 1000' }),
     );
-    const r = await ping();
-    expect(r.status).toBe(200);
-    expect(long.done()).toBe(false);
-    const a = await long.answer;
-    expect(a.status).toBe(200);
-    expect(a.text).toBe('[]');
+    await pingAnsweredFirst(long, '[]');
   });
 
   it('stops reading once the client of a long read that output nothing yet went away, and keeps serving others', async () => {

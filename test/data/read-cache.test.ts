@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app';
 import { SqliteStorage } from '../../src/storage';
 import { CHUNK_POINTS } from '../../src/storage/sqlite/chunked';
 import { type TestApp, createUser, keyAuth, makeApp, onPostgres } from '../helpers';
+import { rng } from '../rng';
 
 // Range reads of sealed chunks come from a cache of their wire bytes on SQLite (sql.read_cache_mb).
 // Every answer is compared with the stored texts (what a fresh read answers); on PostgreSQL, which
@@ -21,17 +22,6 @@ function same(got: string, want: string, label: string): void {
   expect(`${got.length} chars, at ${i}: ${got.slice(Math.max(0, i - 40), i + 40)}`, label).toBe(`${want.length} chars, at ${i}: ${want.slice(Math.max(0, i - 40), i + 40)}`);
 }
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Points in blocks of one chunk each: numbers, {x,y} records, ASCII strings, non-ASCII strings, booleans, raw doubles, a non-ASCII record key. */
 function points(seed: number, count: number, t0 = 1_600_000_000_000, kinds = 7): Pt[] {

@@ -6,19 +6,14 @@ import { CHUNK_BYTES, CHUNK_POINTS, type Layout, TailChunk, cuts } from '../chun
 export { CHUNK_BYTES, CHUNK_POINTS, type Layout } from '../chunks/layout';
 import type { DB } from './db';
 import type { ByteSink } from '../chunks';
-import { WireCache } from './wirecache';
+import { type ChunkKey, WireCache } from './wirecache';
 
 
 
 const EMPTY: Layout = { length: 0, last_t: 0, bytes: 0, base: 0, sealed: 0, tail_bytes: 0 };
 
-interface ChunkRow {
-  id: number;
-  i1: number;
-  i2: number;
-  t1: number;
-  t2: number;
-  wire: number;
+/** A chunk's row: what identifies it (ChunkKey, which the read cache checks) and its blob. */
+interface ChunkRow extends ChunkKey {
   data: Buffer;
 }
 
