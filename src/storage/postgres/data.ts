@@ -10,7 +10,7 @@ import type {
   StreamStorageStats,
   Sub,
 } from '../types';
-import { type PgDb, type Queryable, type Row, onClient, queryNamed } from './db';
+import { type PgDb, type Queryable, type Row, errorCode, onClient, queryNamed } from './db';
 import {
   CHUNK_BYTES,
   CHUNK_POINTS,
@@ -838,7 +838,7 @@ export class PgDatapoints implements DatapointStorage {
     try {
       return await run();
     } catch (e) {
-      if ((e as { code?: unknown }).code !== STALE_SUBSTREAM) {
+      if (errorCode(e) !== STALE_SUBSTREAM) {
         // Whatever committed or not, the per-insert retries leave versions nobody recorded.
         for (const p of group) this.known.drop(key(p.target.streamId, p.target.sub));
         throw e;
