@@ -104,6 +104,25 @@ describe('navigation', () => {
     expect(await page.getByRole('alert').textContent()).toContain("Can't access this resource.");
   });
 
+  it("a stream that cannot be read shows why even when its data read fails before its metadata read", async () => {
+    const page = web.page;
+    // The metadata answer held back, so the data read's failure comes first (a race CI hit).
+    const meta = /\/api\/v1\/crud\/test\/phone\/ghost2$/;
+    await page.route(meta, async (route) => {
+      await new Promise((r) => setTimeout(r, 700));
+      await route.continue();
+    });
+    try {
+      await page.goto(web.url + '/test/phone/ghost2');
+      await page.getByRole('alert').waitFor();
+      const alerts = await page.getByRole('alert').allTextContents();
+      expect(alerts.join(' | ')).toContain("Can't access this resource.");
+      expect(alerts.join(' | ')).not.toContain('not found');
+    } finally {
+      await page.unroute(meta);
+    }
+  });
+
   it('the server page shows the URL and version', async () => {
     const page = web.page;
     await page.goto(web.url + '/_/server');

@@ -166,9 +166,10 @@ export default function StreamView({ user, device, stream, info: given, fetchInf
       <RangeControl range={range} />
       <TransformBox transform={transform} error={transform ? loadErr : ''} />
 
-      {/* Only once the stream's metadata is in: for a stream that cannot be read, the data read
-          may fail first, and its message would flash before the one that names the reason. */}
-      {loadErr && !transform && (info || !fetchInfo) && <p class="alert" role="alert">{loadErr}</p>}
+      {/* Only once the stream's metadata is in, whoever fetches it (this view or the page, which
+          shows its own error instead of this view): for a stream that cannot be read, the data
+          read may fail first, and its message would flash before the one that names the reason. */}
+      {loadErr && !transform && info && <p class="alert" role="alert">{loadErr}</p>}
       {loading && !loaded && <p class="loading">Loading…</p>}
       {loaded && (
         <div class="card">
