@@ -25,7 +25,7 @@ export class Core {
   private readonly caches: Map<string, unknown>[] = [];
   /** `user/device/stream` → resolved stream, for the insert and read hot paths. */
   readonly streamRefs = this.cache<StreamRef>();
-  /** SHA-256 of an API key → the operator it authenticates. */
+  /** API key → the operator it authenticates (logins that succeeded only). */
   readonly apikeyOps = this.cache<Operator>();
 
   constructor(
