@@ -834,7 +834,6 @@ export class PgDatapoints implements DatapointStorage {
     // written, their batches published) while it runs there: the commits' round trips and the
     // answers' CPU overlap instead of taking turns. Single-point POSTs from 10 clients: see
     // bench/pg.mjs (3).
-    done();
     setImmediate(() => {
       for (let i = 0; i < group.length; i++) {
         const o = outcomes[i];
@@ -842,6 +841,7 @@ export class PgDatapoints implements DatapointStorage {
         else group[i].reject(o.error);
       }
     });
+    done();
   }
 
   /** The group in its own transaction on one pooled client. */
