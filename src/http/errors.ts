@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CdbError } from '../errors';
 import { PipeScriptError } from '../pipescript';
 import { drainRequest } from './framing';
+import { StorageRefused } from '../storage/errors';
 import { storageFailureKind } from '../storage/integrity';
 
 export const API_HEADERS = { 'cache-control': 'no-store, must-revalidate' };
@@ -46,6 +47,7 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return sendError(reply, fe.statusCode, fe.message);
   }
+  if (err instanceof StorageRefused) return sendError(reply, 403, err.message);
   const storage = storageFailureKind(err);
   if (storage === 'full') {
     req.log.error({ err: err.message }, 'the disk is full: a write was refused');

@@ -9,3 +9,14 @@ export class StorageConflict extends Error {
     this.name = 'StorageConflict';
   }
 }
+
+/**
+ * A value the engine cannot store as given: PostgreSQL's text cannot hold U+0000. Nothing was
+ * written; the request is answered like the services' own refusals of a field (403).
+ */
+export class StorageRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageRefused';
+  }
+}

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, basic, createUser, makeApp } from '../helpers';
+import { type TestApp, basic, createUser, makeApp, onPostgres } from '../helpers';
 import { Client, within } from '../websocket/client';
 import { REF_RE, asUser, expectError, expectOk, mkStream } from './util';
 
@@ -247,5 +247,60 @@ describe('HTTP framing', () => {
   it('the server keeps serving after framing errors', async () => {
     const r = await t.http.get('/api/v1/meta/version');
     expect(r.status).toBe(200);
+  });
+});
+
+// PostgreSQL's text cannot hold U+0000 and refuses it as a parameter: every such request answered
+// 500 there before (a user name with a NUL in a path, a Basic login, a nickname).
+describe('the NUL character (U+0000)', () => {
+  let t: TestApp;
+  const A = basic('test', 'test');
+  beforeAll(async () => {
+    t = await makeApp();
+    await mkStream(asUser(t, 'test', 'test'), 'test/user/s');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('in a path names nothing: each level answers as for any missing name', async () => {
+    expectError(await t.http.get('/api/v1/crud/a%00b').set('Authorization', A), 404, "Can't access this resource.");
+    expectError(await t.http.get('/api/v1/crud/a%00b?q=ls').set('Authorization', A), 404, "Can't access this resource.");
+    expectError(await t.http.get('/api/v1/crud/test/a%00b').set('Authorization', A), 404, "Can't access this resource.");
+    expectError(await t.http.get('/api/v1/crud/test/user/a%00b').set('Authorization', A), 404, "Can't access this resource.");
+    expectError(await t.http.get('/api/v1/crud/test/user/a%00b/data?i1=0&i2=1').set('Authorization', A), 403, 'The requested stream was not found.');
+    expectError(await t.http.delete('/api/v1/crud/a%00b').set('Authorization', A), 403, 'The requested user was not found.');
+    expectError(await t.http.delete('/api/v1/crud/test/a%00b').set('Authorization', A), 403, 'The requested device was not found.');
+    expectError(await t.http.delete('/api/v1/crud/test/user/a%00b').set('Authorization', A), 403, 'The requested stream was not found.');
+  });
+
+  it('in a login name, a password or an API key is a failed login (401), on the API and the login form', async () => {
+    expectError(await t.http.get('/api/v1/?q=this').set('Authorization', basic('te\u0000st', 'test')), 401, 'Login Failed. Check your username or password');
+    expectError(await t.http.get('/api/v1/?q=this').set('Authorization', basic('test@localhost\u0000', 'test')), 401, 'Login Failed. Check your username or password');
+    expectError(await t.http.get('/api/v1/?q=this').set('Authorization', basic('test', 'te\u0000st')), 401, 'Incorrect Password');
+    expectError(await t.http.get('/api/v1/?q=this').set('Authorization', basic('', 'key\u0000')), 401, 'The requested device was not found.');
+    expect((await t.http.post('/login').type('form').send('username=te%00st&password=test')).status).toBe(401);
+  });
+
+  it('in a datapoint is stored and read back escaped, on both engines', async () => {
+    expectOk(await t.http.post('/api/v1/crud/test/user/s/data').set('Authorization', A).set('content-type', 'application/json').send('[{"t":1,"d":"a\\u0000b"},{"t":2,"d":{"k\\u0000":1}}]'));
+    const r = await t.http.get('/api/v1/crud/test/user/s/data?i1=0&i2=0').set('Authorization', A);
+    expect(r.text).toBe('[{"t":1,"d":"a\\u0000b"},{"t":2,"d":{"k\\u0000":1}}]');
+  });
+
+  it(`in a nickname or description is ${onPostgres ? 'refused with 403 and nothing is written (PostgreSQL cannot store it)' : 'stored as given (SQLite)'}`, async () => {
+    const dev = await t.http.post('/api/v1/crud/test/nuldev').set('Authorization', A).send({ nickname: 'n\u0000', description: 'd\u0000' });
+    const put = await t.http.put('/api/v1/crud/test/user/s').set('Authorization', A).send({ nickname: 'x\u0000y' });
+    if (onPostgres) {
+      const msg = 'Text fields may not contain the NUL character (\\u0000): PostgreSQL cannot store it';
+      expectError(dev, 403, msg);
+      expectError(put, 403, msg);
+      expect((await t.http.get('/api/v1/crud/test/nuldev').set('Authorization', A)).status).toBe(404);
+      expect(JSON.parse((await t.http.get('/api/v1/crud/test/user/s').set('Authorization', A)).text).nickname).toBe('');
+    } else {
+      expect(dev.status).toBe(200);
+      expect(JSON.parse(dev.text)).toMatchObject({ nickname: 'n\u0000', description: 'd\u0000' });
+      expect(JSON.parse(put.text).nickname).toBe('x\u0000y');
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { apikeyHash } from '../apikey';
-import { StorageConflict } from '../errors';
+import { StorageConflict, StorageRefused } from '../errors';
 import {
   type DeviceReads,
   type DeviceRow,
@@ -86,6 +86,9 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
 /** On a transaction's client, or on the pool (the exclusive client inside `exclusive()`). */
 type On = PgDb | pg.PoolClient;
 async function rows<R extends pg.QueryResultRow>(q: On, text: string, values: unknown[] = []): Promise<R[]> {
+  // PostgreSQL refuses such a parameter with an error; no stored text holds U+0000, so a lookup
+  // by it finds nothing (a user name with a NUL in it is simply not found, as on SQLite).
+  if (text.startsWith('SELECT') && values.some(hasNul)) return [];
   const cfg = prepared(text, values);
   const target = q instanceof PgDb ? (q.bound ?? q.pool) : q;
   return (await target.query<R>(cfg)).rows;
@@ -140,6 +143,15 @@ export function streamReads(db: PgDb): StreamReads {
   };
 }
 
+/**
+ * The names for the resolving join, a name holding U+0000 (a parameter PostgreSQL refuses) as ''
+ * instead: no user, device or stream is named '', so that level is not found and the levels above
+ * still are, as on SQLite.
+ */
+export function nulFreeNames(user: string, device: string, stream: string): [string, string, string] {
+  return [hasNul(user) ? '' : user, hasNul(device) ? '' : device, hasNul(stream) ? '' : stream];
+}
+
 /** The stream with its device and user by names: one statement (two left joins). */
 export async function resolveStream(db: PgDb, user: string, device: string, stream: string): Promise<{ user?: UserRow; device?: DeviceRow; stream?: StreamRow }> {
   const row = await one(
@@ -149,7 +161,7 @@ export async function resolveStream(db: PgDb, user: string, device: string, stre
        LEFT JOIN devices d ON d.user_id = u.id AND d.name = $2
        LEFT JOIN streams s ON s.device_id = d.id AND s.name = $3
       WHERE lower(u.name) = lower($1) AND u.name = $1`,
-    [user, device, stream],
+    nulFreeNames(user, device, stream),
   );
   if (!row) return {};
   const u = unprefix<UserRow>(row, USER_COLS, 'u');
@@ -159,7 +171,14 @@ export async function resolveStream(db: PgDb, user: string, device: string, stre
 }
 
 /** A unique violation named for the service (which table lost the race). */
+/** A string parameter PostgreSQL's text type cannot hold. */
+export const hasNul = (v: unknown): boolean => typeof v === 'string' && v.includes('\0');
+
+/** SQLSTATE character_not_in_repertoire: what PostgreSQL answers a text value holding U+0000. */
+const NOT_IN_REPERTOIRE = '22021';
+
 export function mapConflict(e: unknown): unknown {
+  if (errorCode(e) === NOT_IN_REPERTOIRE) return new StorageRefused('Text fields may not contain the NUL character (\\u0000): PostgreSQL cannot store it');
   if (errorCode(e) !== UNIQUE_VIOLATION) return e;
   const x = e as { table?: string; constraint?: string };
   const where = `${x.table ?? ''} ${x.constraint ?? ''}`;

@@ -1,6 +1,7 @@
 import type { ChunkPiece, DeviceRow, StreamRow, Sub, SyncReads, UserRow } from '../types';
 import { PgSyncBridge, type SyncBridgeOptions, type Ticket } from './bridge';
 import type { PgDbOptions, Row } from './db';
+import { nulFreeNames } from './meta';
 import { type PiecePlan, type Query, isQuery, lengthPlan, piecesPlan, readPlan, runPlanSync, time2indexPlan } from './reads';
 
 /**
@@ -47,7 +48,7 @@ export class PgSyncReads implements SyncReads {
   constructor(readonly bridge: PgSyncBridge) {}
 
   resolveStream(user: string, device: string, stream: string): { user?: UserRow; device?: DeviceRow; stream?: StreamRow } {
-    const row = this.bridge.query<unknown[]>(RESOLVE_SQL, [user, device, stream], true)[0];
+    const row = this.bridge.query<unknown[]>(RESOLVE_SQL, nulFreeNames(user, device, stream), true)[0];
     if (!row) return {};
     const u = pick<UserRow>(row, USER_COLS, 0);
     const d = pick<DeviceRow>(row, DEVICE_COLS, USER_COLS.length);
