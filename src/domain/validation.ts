@@ -12,11 +12,17 @@ export function validName(name: string): boolean {
   return name.length < 30 && NAME_RE.test(name);
 }
 
+/** The longest email address accepted, in characters (the whole field, display name included). */
+export const MAX_EMAIL_LENGTH = 254;
+
 /**
  * Email acceptance of Go's net/mail.ParseAddress as observed (data-model §3.1): a single address,
  * optionally with a display name or in angle brackets, local part may be quoted.
  */
 export function validEmail(email: string): boolean {
+  // RFC 5321's limit for an address; the original had none, but PostgreSQL's unique index cannot
+  // hold an entry over about 2.7 KB, and no working address is longer.
+  if (email.length > MAX_EMAIL_LENGTH) return false;
   let s = email.trim();
   const angle = /^(?:"[^"]*"|[^<>"]*)\s*<([^<>]+)>$/.exec(s);
   if (angle) s = angle[1];

@@ -304,3 +304,37 @@ describe('the NUL character (U+0000)', () => {
     }
   });
 });
+
+// PostgreSQL's B-tree entries hold at most about 2.7 KB: a long incompressible API key or email
+// answered 500 there before (through the unique indexes on the key and on lower(email)).
+describe('long API keys and email addresses', () => {
+  let t: TestApp;
+  const A = basic('test', 'test');
+  const noise = (n: number) => Array.from({ length: n }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789'[(i * 7919 + ((i * i) % 31)) % 36]).join('');
+  beforeAll(async () => {
+    t = await makeApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('a device key of 10,000 random characters chosen by the client works, and stays unique', async () => {
+    const key = noise(10000);
+    const r = await t.http.post('/api/v1/crud/test/longkey').set('Authorization', A).send({ apikey: key });
+    expect(r.status, r.text).toBe(200);
+    expect((await t.http.get('/api/v1/?q=this').set('Authorization', basic('', key))).text).toBe('test/longkey');
+    expectError(await t.http.post('/api/v1/crud/test/longkey2').set('Authorization', A).send({ apikey: key }), 403);
+    const other = noise(9000);
+    expect((await t.http.put('/api/v1/crud/test/longkey').set('Authorization', A).send({ apikey: other })).status).toBe(200);
+    expect((await t.http.get('/api/v1/?q=this').set('Authorization', basic('', other))).text).toBe('test/longkey');
+  });
+
+  it('an email of up to 254 characters is accepted; a longer one is an invalid address (403), at create and update', async () => {
+    const ok = noise(254 - '@x.org'.length) + '@x.org';
+    expect((await t.http.post('/api/v1/crud/longmail').set('Authorization', A).send({ email: ok, password: 'p' })).status).toBe(200);
+    const long = noise(10000) + '@x.org';
+    expectError(await t.http.post('/api/v1/crud/longmail2').set('Authorization', A).send({ email: long, password: 'p' }), 403, 'Invalid Email Address');
+    expectError(await t.http.put('/api/v1/crud/longmail').set('Authorization', A).send({ email: long }), 403, 'Invalid Email Address');
+    expect(JSON.parse((await t.http.get('/api/v1/crud/longmail').set('Authorization', A)).text).email).toBe(ok);
+  });
+});
