@@ -33,6 +33,7 @@ export function sendError(reply: FastifyReply, code: number, msg: string): Fasti
 
 /** 507 Insufficient Storage: nothing of the request was stored (each write is one transaction). */
 export const DISK_FULL = "The server's disk is full: nothing of this request was stored. Free some space on the server (or raise its quota), then send it again";
+export const UNAVAILABLE = 'The database does not answer at the moment: try again shortly';
 export const DAMAGED = 'The database file is damaged: the server operator must restore it from a backup (see the server log)';
 
 /** Fastify's own error codes mapped to statuses and messages a person understands. */
@@ -52,6 +53,11 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (storage === 'full') {
     req.log.error({ err: err.message }, 'the disk is full: a write was refused');
     return sendError(reply, 507, DISK_FULL);
+  }
+  if (storage === 'unavailable') {
+    req.log.error({ err: err.message }, 'the database does not answer: a request was refused');
+    reply.header('retry-after', '5');
+    return sendError(reply, 503, UNAVAILABLE);
   }
   if (storage === 'damaged') {
     req.log.error({ err: err.message }, 'the database file is damaged');

@@ -38,12 +38,25 @@ export class DamagedDatabaseError extends Error {
   }
 }
 
-/** SQLite's result codes for a write that found no room, and for a damaged file met at run time. */
-export function storageFailureKind(e: unknown): 'full' | 'damaged' | null {
+/** Socket errors of a database server that is down or out of reach (PostgreSQL). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+/** node-postgres's own errors for a connection that went away or could not be had, which carry no code. */
+const UNREACHABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|timeout expired|Client has encountered a connection error)/;
+
+/**
+ * A storage failure the answer should name: a write that found no room (SQLite's code, which it
+ * also reports for a real ENOSPC; PostgreSQL's disk_full), a damaged SQLite file met at run time,
+ * or a PostgreSQL server that is down, restarting, out of connections or out of reach.
+ */
+export function storageFailureKind(e: unknown): 'full' | 'damaged' | 'unavailable' | null {
   const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return null;
-  // SQLite reports a real ENOSPC as SQLITE_FULL too.
-  if (code === 'SQLITE_FULL') return 'full';
+  if (typeof code !== 'string') {
+    return e instanceof Error && UNREACHABLE_MESSAGE.test(e.message) ? 'unavailable' : null;
+  }
+  if (code === 'SQLITE_FULL' || code === '53100') return 'full';
   if (code === 'SQLITE_CORRUPT' || code.startsWith('SQLITE_CORRUPT_') || code === 'SQLITE_NOTADB') return 'damaged';
+  // SQLSTATE class 08 (connection exception), 57P01-03 (shut down, crashed, starting) and 53300
+  // (too many connections).
+  if (UNREACHABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return 'unavailable';
   return null;
 }

@@ -183,7 +183,8 @@ export class PgSyncBridge {
         const left = deadline - performance.now();
         if (left <= 0) {
           this.reset();
-          throw new SyncQueryError(`PostgreSQL did not answer within ${this.timeoutMs} ms (the query worker was restarted)`);
+          // ETIMEDOUT: answered as a database out of reach (503), like the pool's socket errors.
+          throw new SyncQueryError(`PostgreSQL did not answer within ${this.timeoutMs} ms (the query worker was restarted)`, 'ETIMEDOUT');
         }
         first = false;
         Atomics.wait(live.state, 0, seen, left);
