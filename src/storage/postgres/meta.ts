@@ -170,14 +170,17 @@ export async function resolveStream(db: PgDb, user: string, device: string, stre
   return { user: u, device: d, stream: unprefix<StreamRow>(row, STREAM_COLS, 's') };
 }
 
-/** A unique violation named for the service (which table lost the race). */
 /** A string parameter PostgreSQL's text type cannot hold. */
 export const hasNul = (v: unknown): boolean => typeof v === 'string' && v.includes('\0');
 
 /** SQLSTATE character_not_in_repertoire: what PostgreSQL answers a text value holding U+0000. */
 const NOT_IN_REPERTOIRE = '22021';
 
-export function mapConflict(e: unknown): unknown {
+/**
+ * A write's error as the services know it: a unique violation named for the service (which table
+ * lost the race), a text holding U+0000 as StorageRefused; anything else as it came.
+ */
+export function mapWriteError(e: unknown): unknown {
   if (errorCode(e) === NOT_IN_REPERTOIRE) return new StorageRefused('Text fields may not contain the NUL character (\\u0000): PostgreSQL cannot store it');
   if (errorCode(e) !== UNIQUE_VIOLATION) return e;
   const x = e as { table?: string; constraint?: string };
@@ -253,7 +256,7 @@ export function metaWrites(db: PgDb, data: TxData, changed: () => void): MetaWri
     try {
       return await db.tx(fn);
     } catch (e) {
-      throw mapConflict(e);
+      throw mapWriteError(e);
     } finally {
       changed();
     }
